@@ -1,0 +1,32 @@
+using Autograd.Fast.Tool.Seeds;
+
+namespace Autograd.Fast.Tool;
+
+internal static class Program
+{
+    private const string Usage = """
+        autograd-fast: Autograd.Fast's command-line tool.
+
+        Commands:
+          seeds [NAME]   Run the PyTorch autograd tutorials in ../shared/seeds translated to C#, cell by cell:
+                         each cell's C# code, then its output. NAME picks one notebook (000 ... 004).
+          help           Show this text.
+        """;
+
+    public static int Main(string[] args)
+    {
+        string command = args.Length > 0 ? args[0] : "seeds";
+        switch (command)
+        {
+            case "seeds":
+                return SeedWalkthrough.Run(Console.Out, args.Length > 1 ? args[1] : null);
+            case "help" or "--help" or "-h":
+                Console.WriteLine(Usage);
+                return 0;
+            default:
+                Console.Error.WriteLine($"Unknown command '{command}'.");
+                Console.Error.WriteLine(Usage);
+                return 2;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using Autograd.Fast.Ops;
+using Autograd.Fast.Storage;
+
+namespace Autograd.Fast;
+
+/// <summary>Autograd switches and lifetimes: no-grad regions, scopes, the random seed.</summary>
+public static class Autograd
+{
+    /// <summary>
+    /// <c>with torch.no_grad():</c> — inside the returned scope nothing is recorded. Dispose it
+    /// (with <c>using</c>) to restore the previous mode.
+    /// </summary>
+    public static NoGradScope NoGrad()
+    {
+        TensorContext c = TensorContext.Current;
+        bool previous = c.GradEnabled;
+        c.GradEnabled = false;
+        return new NoGradScope(c, previous);
+    }
+
+    /// <summary>Whether operations are being recorded on this thread.</summary>
+    public static bool IsGradEnabled => TensorContext.Current.GradEnabled;
+
+    /// <summary>
+    /// Opens a child scope: every tensor, buffer and node created inside returns to the pool when it
+    /// is disposed (a training step). Leaves created outside keep their .Grad.
+    /// </summary>
+    public static AutogradScope Scope()
+    {
+        TensorContext c = TensorContext.Current;
+        return new AutogradScope(c, c.OpenScope());
+    }
+
+    /// <summary><c>torch.manual_seed(seed)</c> for <c>Tensor.Rand</c> and <c>Tensor.Randn</c> on this thread.</summary>
+    public static void ManualSeed(ulong seed) => RandomStream.Reset(seed);
+
+    /// <summary>Live tensors and pooled bytes on this thread (to watch that a loop does not grow the pool).</summary>
+    public static (int LiveTensors, long PooledBytes, int RecordedNodes) PoolStatistics()
+    {
+        TensorContext c = TensorContext.Current;
+        return (c.LiveSlotCount, c.Pool.BytesOwned, c.NodeCount);
+    }
+}
+
+/// <summary>Restores the previous grad mode when disposed.</summary>
+public readonly struct NoGradScope : IDisposable
+{
+    private readonly TensorContext _context;
+    private readonly bool _previous;
+
+    internal NoGradScope(TensorContext context, bool previous)
+    {
+        _context = context;
+        _previous = previous;
+    }
+
+    public void Dispose() => _context.GradEnabled = _previous;
+}
+
+/// <summary>A child scope of the thread's tensors; see <see cref="Autograd.Scope"/>.</summary>
+public readonly struct AutogradScope : IDisposable
+{
+    private readonly TensorContext _context;
+    private readonly int _id;
+
+    internal AutogradScope(TensorContext context, int id)
+    {
+        _context = context;
+        _id = id;
+    }
+
+    /// <summary>The scope's number, as named in errors about released tensors.</summary>
+    public int Id => _id;
+
+    /// <summary>
+    /// Copies <paramref name="tensor"/>'s values into the enclosing scope, detached from the graph,
+    /// so they outlive this scope.
+    /// </summary>
+    public Tensor Keep(Tensor tensor)
+    {
+        TensorContext c = tensor.Ctx;
+        int temp = StridedCopy.CastToTemporary(c, tensor.Slot, c.Records[tensor.Slot].DType);
+        c.AdoptIntoParentScope(temp);
+        return new Tensor(c, temp);
+    }
+
+    public void Dispose() => _context.CloseScope(_id);
+}

@@ -1,0 +1,154 @@
+using System.Numerics;
+using Autograd.Fast.Simd;
+using Autograd.Fast.Storage;
+
+namespace Autograd.Fast.Ops;
+
+/// <summary>An elementwise operand: a tensor slot, or a scalar (as in <c>x * 3</c>).</summary>
+internal readonly struct Operand
+{
+    private readonly int _slotPlusOne; // so that default(Operand) is None
+    public readonly double Scalar;
+
+    private Operand(int slot, double scalar)
+    {
+        _slotPlusOne = slot + 1;
+        Scalar = scalar;
+    }
+
+    public int Slot => _slotPlusOne - 1;
+
+    public static Operand Of(int slot) => new(slot, 0);
+
+    public static Operand Of(double scalar) => new(-1, scalar);
+
+    /// <summary>An operand the operator ignores.</summary>
+    public static readonly Operand None = new(-1, 0);
+
+    public bool IsScalar => Slot < 0;
+}
+
+/// <summary>
+/// Runs any <see cref="IElementwiseOperator"/> over up to three operands into a contiguous result,
+/// with broadcasting. Equal-shaped contiguous operands run as one flat call; otherwise it walks the
+/// result's rows and runs the driver along the last dimension, each operand either streamed or
+/// broadcast. Operands that are neither (a transposed view) are first copied contiguous.
+/// </summary>
+internal static unsafe class Executor
+{
+    public static void Run<TOp>(TensorContext c, Operand x, Operand y, Operand z, int result) where TOp : struct, IElementwiseOperator
+    {
+        switch (c.Records[result].DType)
+        {
+            case DType.Float32: Run<float, TOp>(c, x, y, z, result); break;
+            case DType.Float64: Run<double, TOp>(c, x, y, z, result); break;
+            case DType.Int64: Run<long, TOp>(c, x, y, z, result); break;
+            default: ThrowHelper.BoolArithmetic("arithmetic"); break;
+        }
+    }
+
+    private struct Prepared<T> where T : unmanaged
+    {
+        public T* Pointer;
+        public Dims Strides;
+        public bool Flat;       // contiguous with the result's shape, or a single broadcast value
+        public bool Broadcast;  // a single value for every element
+        public int Temporary;   // a contiguous copy to release, or -1
+        public T Value;         // storage for a scalar operand
+    }
+
+    private static void Run<T, TOp>(TensorContext c, Operand x, Operand y, Operand z, int result)
+        where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
+    {
+        ref TensorRecord o = ref c.Records[result];
+        Prepared<T> px = default, py = default, pz = default;
+        Prepare(c, x, ref px, o);
+        Prepare(c, y, ref py, o);
+        Prepare(c, z, ref pz, o);
+        // Scalars live in the Prepared structs on this stack frame: point at them only now.
+        if (x.IsScalar) px.Pointer = &px.Value;
+        if (y.IsScalar) py.Pointer = &py.Value;
+        if (z.IsScalar) pz.Pointer = &pz.Value;
+        T* d = c.Pointer<T>(result);
+        try
+        {
+            if (px.Flat && py.Flat && pz.Flat)
+            {
+                RunFlat<T, TOp>(Kinds(px.Broadcast, py.Broadcast, pz.Broadcast), px.Pointer, py.Pointer, pz.Pointer, d, o.NumEl);
+                return;
+            }
+            var (rows, length) = RowWalker.Extent(o.Shape, o.Rank);
+            int inner = o.Rank - 1;
+            int kinds = Kinds(px.Strides[inner] == 0, py.Strides[inner] == 0, pz.Strides[inner] == 0);
+            var walk = new RowWalker(o.Shape, o.Rank, px.Strides, py.Strides, pz.Strides);
+            for (int row = 0; row < rows; row++, walk.Next())
+                RunFlat<T, TOp>(kinds, px.Pointer + walk.Offset0, py.Pointer + walk.Offset1, pz.Pointer + walk.Offset2, d + (nint)row * length, length);
+        }
+        finally
+        {
+            if (px.Temporary >= 0) c.ReleaseTemporary(px.Temporary);
+            if (py.Temporary >= 0) c.ReleaseTemporary(py.Temporary);
+            if (pz.Temporary >= 0) c.ReleaseTemporary(pz.Temporary);
+        }
+    }
+
+    private static void Prepare<T>(TensorContext c, Operand operand, ref Prepared<T> p, in TensorRecord result) where T : unmanaged, INumber<T>
+    {
+        p.Temporary = -1;
+        if (operand.IsScalar)
+        {
+            p.Value = T.CreateTruncating(operand.Scalar);
+            p.Flat = p.Broadcast = true;
+            return; // strides stay 0; the caller points at Value
+        }
+        int slot = operand.Slot;
+        if (c.Records[slot].DType != result.DType)
+        {
+            // Mixed dtypes (float32 with float64, an int64 gradient): compute in the result's dtype.
+            p.Temporary = StridedCopy.CastToTemporary(c, slot, result.DType);
+            slot = p.Temporary;
+        }
+        ref TensorRecord r = ref c.Records[slot];
+        if (r.NumEl == 1)
+        {
+            p.Pointer = c.Pointer<T>(slot);
+            p.Flat = p.Broadcast = true;
+            return;
+        }
+        if (r.IsContiguous && Broadcasting.SameShape(r, result))
+        {
+            p.Pointer = c.Pointer<T>(slot);
+            p.Strides = r.Strides;
+            p.Flat = true;
+            return;
+        }
+        p.Strides = Broadcasting.ExpandedStrides(r, result.Shape, result.Rank);
+        int innerStride = p.Strides[result.Rank - 1];
+        if (innerStride is not 0 and not 1)
+        {
+            p.Temporary = StridedCopy.ContiguousOrSelf(c, slot); // never a cast temporary: those are contiguous
+            slot = p.Temporary;
+            p.Strides = Broadcasting.ExpandedStrides(c.Records[slot], result.Shape, result.Rank);
+        }
+        p.Pointer = c.Pointer<T>(slot);
+    }
+
+    private static int Kinds(bool x, bool y, bool z) => (x ? 1 : 0) | (y ? 2 : 0) | (z ? 4 : 0);
+
+    /// <summary>One contiguous run; bit k of <paramref name="kinds"/> says operand k is one broadcast value.</summary>
+    private static void RunFlat<T, TOp>(int kinds, T* x, T* y, T* z, T* d, nint n)
+        where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
+    {
+        switch (kinds)
+        {
+            case 0: ElementwiseDriver.Apply<T, TOp, Elements<T>, Elements<T>, Elements<T>>(new(x), new(y), new(z), d, n); break;
+            case 1: ElementwiseDriver.Apply<T, TOp, Broadcast<T>, Elements<T>, Elements<T>>(new(*x), new(y), new(z), d, n); break;
+            case 2: ElementwiseDriver.Apply<T, TOp, Elements<T>, Broadcast<T>, Elements<T>>(new(x), new(*y), new(z), d, n); break;
+            case 3: ElementwiseDriver.Apply<T, TOp, Broadcast<T>, Broadcast<T>, Elements<T>>(new(*x), new(*y), new(z), d, n); break;
+            case 4: ElementwiseDriver.Apply<T, TOp, Elements<T>, Elements<T>, Broadcast<T>>(new(x), new(y), new(*z), d, n); break;
+            case 5: ElementwiseDriver.Apply<T, TOp, Broadcast<T>, Elements<T>, Broadcast<T>>(new(*x), new(y), new(*z), d, n); break;
+            case 6: ElementwiseDriver.Apply<T, TOp, Elements<T>, Broadcast<T>, Broadcast<T>>(new(x), new(*y), new(*z), d, n); break;
+            default: ElementwiseDriver.Apply<T, TOp, Broadcast<T>, Broadcast<T>, Broadcast<T>>(new(*x), new(*y), new(*z), d, n); break;
+        }
+    }
+}

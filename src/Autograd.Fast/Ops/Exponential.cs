@@ -1,0 +1,161 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Autograd.Fast.Graph;
+using Autograd.Fast.Ops;
+using Autograd.Fast.Simd;
+using Autograd.Fast.Storage;
+using static Autograd.Fast.Ops.OpSupport;
+
+namespace Autograd.Fast
+{
+    // pow, exp, log and the activations.
+    public readonly partial struct Tensor
+    {
+        /// <summary><c>x ** exponent</c> for any real exponent (integer tensors compute in float32).</summary>
+        public Tensor Pow(double exponent) => Exponential.Pow(this, exponent);
+
+        /// <summary><c>torch.exp(x)</c></summary>
+        public Tensor Exp() => Exponential.Transcendental(this, OpKind.Exp);
+
+        /// <summary><c>torch.log(x)</c></summary>
+        public Tensor Log() => Exponential.Transcendental(this, OpKind.Log);
+
+        /// <summary><c>torch.tanh(x)</c></summary>
+        public Tensor Tanh() => Exponential.Transcendental(this, OpKind.Tanh);
+
+        /// <summary><c>torch.sigmoid(x)</c></summary>
+        public Tensor Sigmoid() => Exponential.Transcendental(this, OpKind.Sigmoid);
+
+        /// <summary><c>torch.relu(x)</c></summary>
+        public Tensor Relu() => Exponential.Relu(this);
+    }
+}
+
+namespace Autograd.Fast.Ops
+{
+    internal static unsafe class Exponential
+    {
+        // pow: grad_a = grad * (p * a^(p-1))      (0 where p == 0)
+        public static Tensor Pow(Tensor a, double p)
+        {
+            TensorContext c = a.Ctx;
+            DType dtype = FloatingResult(c.Records[a.Slot].DType);
+            int result = PowForward(c, a.Slot, p, dtype, temporary: false);
+            if (Recorder.ShouldRecord(c, a.Slot))
+            {
+                ref Node n = ref Recorder.Record(c, OpKind.PowScalar, result, a.Slot);
+                Recorder.Save(c, ref n, a.Slot);
+                n.Scalar = p;
+            }
+            return new Tensor(c, result);
+        }
+
+        /// <summary>x^p with PyTorch's special cases (x*x for 2, x*x*x for 3, sqrt for 0.5 ...), so results match it bit for bit.</summary>
+        private static int PowForward(TensorContext c, int x, double p, DType dtype, bool temporary)
+        {
+            ref TensorRecord r = ref c.Records[x];
+            int result = c.NewTensor(dtype, r.Shape.AsSpan(r.Rank), zero: false, temporary);
+            Operand a = Operand.Of(x);
+            switch (p)
+            {
+                case 0: Fill.Scalar(c, result, 1); break;
+                case 1: Executor.Run<CopyOperator>(c, a, default, default, result); break;
+                case 2: Executor.Run<SquareOperator>(c, a, default, default, result); break;
+                case 3: Executor.Run<CubeOperator>(c, a, default, default, result); break;
+                case -1: Executor.Run<DivideOperator>(c, Operand.Of(1.0), a, default, result); break;
+                default: Transcendentals(c, x, result, p == 0.5 ? TranscendentalFunction.Sqrt : TranscendentalFunction.Pow, p); break;
+            }
+            return result;
+        }
+
+        public static int PowBackward(TensorContext c, ref Node n, int g)
+        {
+            double p = n.Scalar;
+            if (p == 0) return GradMap<MultiplyOperator>(c, g, Operand.Of(g), Operand.Of(0.0));
+            if (p == 2) return GradMap<GradTimesScaledOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0), Operand.Of(p));
+            int power = PowForward(c, n.Saved0, p - 1, c.Records[g].DType, temporary: true);
+            int grad = GradMap<GradTimesScaledOperator>(c, g, Operand.Of(g), Operand.Of(power), Operand.Of(p));
+            c.ReleaseTemporary(power);
+            return grad;
+        }
+
+        // exp:     grad_a = grad * y
+        // log:     grad_a = grad / a
+        // tanh:    grad_a = grad * (1 - y^2)
+        // sigmoid: grad_a = grad * (1 - y) * y
+        public static Tensor Transcendental(Tensor a, OpKind kind)
+        {
+            TensorContext c = a.Ctx;
+            ref TensorRecord r = ref c.Records[a.Slot];
+            int result = c.NewTensor(FloatingResult(r.DType), r.Shape.AsSpan(r.Rank), zero: false);
+            Transcendentals(c, a.Slot, result, kind switch
+            {
+                OpKind.Exp => TranscendentalFunction.Exp,
+                OpKind.Log => TranscendentalFunction.Log,
+                OpKind.Tanh => TranscendentalFunction.Tanh,
+                _ => TranscendentalFunction.Sigmoid,
+            }, 0);
+            if (Recorder.ShouldRecord(c, a.Slot))
+            {
+                ref Node n = ref Recorder.Record(c, kind, result, a.Slot);
+                Recorder.Save(c, ref n, kind == OpKind.Log ? a.Slot : result);
+            }
+            return new Tensor(c, result);
+        }
+
+        public static int TranscendentalBackward(TensorContext c, ref Node n, int g) => n.Kind switch
+        {
+            OpKind.Exp => GradMap<MultiplyOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)),
+            OpKind.Log => GradMap<DivideOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)),
+            OpKind.Tanh => GradMap<TanhGradOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)),
+            _ => GradMap<SigmoidGradOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)),
+        };
+
+        // relu: grad_a = y > 0 ? grad : 0
+        public static Tensor Relu(Tensor a)
+        {
+            TensorContext c = a.Ctx;
+            DType dtype = c.Records[a.Slot].DType;
+            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic("relu");
+            int result = Map<ReluOperator>(c, a.Slot, dtype, Operand.Of(a.Slot));
+            if (Recorder.ShouldRecord(c, a.Slot))
+            {
+                ref Node n = ref Recorder.Record(c, OpKind.Relu, result, a.Slot);
+                Recorder.Save(c, ref n, result);
+            }
+            return new Tensor(c, result);
+        }
+
+        public static int ReluBackward(TensorContext c, ref Node n, int g)
+            => GradMap<ReluGradOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0));
+
+        /// <summary>
+        /// Transcendentals come from <see cref="TensorPrimitives"/>, which already has each exact
+        /// operation vectorised; the input is made contiguous and of the result's dtype first.
+        /// </summary>
+        private static void Transcendentals(TensorContext c, int x, int result, TranscendentalFunction f, double p)
+        {
+            DType dtype = c.Records[result].DType;
+            int source = c.Records[x].DType != dtype ? StridedCopy.CastToTemporary(c, x, dtype) : StridedCopy.ContiguousOrSelf(c, x);
+            int n = c.Records[result].NumEl;
+            if (dtype == DType.Float32) Apply(f, new ReadOnlySpan<float>(c.Pointer<float>(source), n), new Span<float>(c.Pointer<float>(result), n), (float)p);
+            else Apply(f, new ReadOnlySpan<double>(c.Pointer<double>(source), n), new Span<double>(c.Pointer<double>(result), n), p);
+            if (source != x) c.ReleaseTemporary(source);
+        }
+
+        private static void Apply<T>(TranscendentalFunction f, ReadOnlySpan<T> x, Span<T> d, T p) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            switch (f)
+            {
+                case TranscendentalFunction.Exp: TensorPrimitives.Exp(x, d); break;
+                case TranscendentalFunction.Log: TensorPrimitives.Log(x, d); break;
+                case TranscendentalFunction.Tanh: TensorPrimitives.Tanh(x, d); break;
+                case TranscendentalFunction.Sigmoid: TensorPrimitives.Sigmoid(x, d); break;
+                case TranscendentalFunction.Sqrt: TensorPrimitives.Sqrt(x, d); break;
+                default: TensorPrimitives.Pow(x, p, d); break;
+            }
+        }
+    }
+
+    internal enum TranscendentalFunction : byte { Exp, Log, Tanh, Sigmoid, Sqrt, Pow }
+}

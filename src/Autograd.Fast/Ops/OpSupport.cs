@@ -1,0 +1,45 @@
+using Autograd.Fast.Simd;
+using Autograd.Fast.Storage;
+
+namespace Autograd.Fast.Ops;
+
+/// <summary>What forward ops and backward rules share: result allocation and elementwise maps.</summary>
+internal static class OpSupport
+{
+    public static TensorContext ContextOf(Tensor a, Tensor b)
+    {
+        TensorContext c = a.Ctx;
+        if (b.Ctx != c) ThrowHelper.ForeignTensor<int>();
+        return c;
+    }
+
+    /// <summary>The dtype of <c>tensor op scalar</c>: PyTorch's wrapped-number rule (an int tensor with a float scalar gives float32).</summary>
+    public static DType WithScalar(DType tensor, bool scalarIsIntegral)
+        => tensor.IsFloatingPoint() ? tensor : scalarIsIntegral ? DType.Int64 : DType.Float32;
+
+    /// <summary>Transcendental results are floating point even for integer inputs.</summary>
+    public static DType FloatingResult(DType dtype) => dtype.IsFloatingPoint() ? dtype : DType.Float32;
+
+    /// <summary>A new tensor in the current scope, shaped like <paramref name="like"/>, holding op(x, y, z).</summary>
+    public static int Map<TOp>(TensorContext c, int like, DType dtype, Operand x, Operand y = default, Operand z = default)
+        where TOp : struct, IElementwiseOperator
+    {
+        ref TensorRecord r = ref c.Records[like];
+        int result = c.NewTensor(dtype, r.Shape.AsSpan(r.Rank), zero: false);
+        Executor.Run<TOp>(c, x, y, z, result);
+        return result;
+    }
+
+    /// <summary>An engine temporary shaped like <paramref name="like"/> (a gradient), holding op(x, y, z).</summary>
+    public static int GradMap<TOp>(TensorContext c, int like, Operand x, Operand y = default, Operand z = default)
+        where TOp : struct, IElementwiseOperator
+    {
+        ref TensorRecord r = ref c.Records[like];
+        int result = c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: false, temporary: true);
+        Executor.Run<TOp>(c, x, y, z, result);
+        return result;
+    }
+
+    /// <summary>A contiguous engine-temporary copy of a gradient.</summary>
+    public static int CopyOf(TensorContext c, int grad) => GradMap<CopyOperator>(c, grad, Operand.Of(grad));
+}

@@ -1,0 +1,365 @@
+using Autograd.Fast.Graph;
+using Autograd.Fast.Ops;
+using Autograd.Fast.Simd;
+using Autograd.Fast.Storage;
+using static Autograd.Fast.Ops.OpSupport;
+
+namespace Autograd.Fast
+{
+    // Views (sharing storage) and indexing, including index assignment.
+    public readonly partial struct Tensor
+    {
+        /// <summary><c>x[i]</c>: selects along the first dimension (negative counts from the end). Setting records CopySlices.</summary>
+        [System.Runtime.CompilerServices.IndexerName("At")]
+        public Tensor this[int index]
+        {
+            get => Views.Select(this, 0, index);
+            set => Views.Assign(this, Views.SelectGeometry(this, 0, index), value);
+        }
+
+        /// <summary><c>x[^1]</c></summary>
+        [System.Runtime.CompilerServices.IndexerName("At")]
+        public Tensor this[Index index]
+        {
+            get => this[Views.FromIndex(this, 0, index)];
+            set => this[Views.FromIndex(this, 0, index)] = value;
+        }
+
+        /// <summary><c>x[1..3]</c>: a slice of the first dimension (Python's <c>x[1:3]</c>).</summary>
+        [System.Runtime.CompilerServices.IndexerName("At")]
+        public Tensor this[Range range]
+        {
+            get => Views.Slice(this, 0, range);
+            set => Views.Assign(this, Views.SliceGeometry(this, 0, range), value);
+        }
+
+        /// <summary><c>x[i, j]</c></summary>
+        [System.Runtime.CompilerServices.IndexerName("At")]
+        public Tensor this[int i, int j]
+        {
+            get => this[i][j];
+            set => Views.Assign(this, Views.SelectGeometry(this, 0, i).Then(this, 0, j), value);
+        }
+
+        /// <summary><c>x.t()</c>: transposes a 2-D tensor; 0-D and 1-D come back as they are.</summary>
+        public Tensor T() => Views.T(this);
+
+        /// <summary><c>x.transpose(dim0, dim1)</c></summary>
+        public Tensor Transpose(int dim0, int dim1) => Views.Transpose(this, dim0, dim1);
+
+        /// <summary><c>x.unsqueeze(dim)</c></summary>
+        public Tensor Unsqueeze(int dim) => Views.Unsqueeze(this, dim);
+
+        /// <summary><c>x.select(dim, index)</c></summary>
+        public Tensor Select(int dim, int index) => Views.Select(this, dim, index);
+
+        /// <summary><c>x.narrow</c>-style slice along <paramref name="dim"/>: Python's <c>x[start:end:step]</c> there.</summary>
+        public Tensor Slice(int dim, int start, int end, int step = 1) => Views.Slice(this, dim, start, end, step);
+    }
+}
+
+namespace Autograd.Fast.Ops
+{
+    /// <summary>Where a view sits in its base: shape, strides and storage offset.</summary>
+    internal struct ViewGeometry
+    {
+        public Dims Shape;
+        public Dims Strides;
+        public int Rank;
+        public int Offset;
+
+        /// <summary>Selects <paramref name="index"/> along <paramref name="dim"/> of this geometry (for <c>x[i, j]</c>).</summary>
+        public readonly ViewGeometry Then(Tensor owner, int dim, int index)
+        {
+            if (Rank == 0) ThrowHelper.TooManyIndices(2, owner.Dim());
+            return Views.Select(this, dim, index);
+        }
+    }
+
+    internal static class Views
+    {
+        public static ViewGeometry GeometryOf(in TensorRecord r) => new() { Shape = r.Shape, Strides = r.Strides, Rank = r.Rank, Offset = r.Offset };
+
+        public static int FromIndex(Tensor t, int dim, Index index) => index.IsFromEnd ? t.Size(dim) - index.Value : index.Value;
+
+        // select: grad_a = zeros(a.shape) with grad written at [index]
+        public static Tensor Select(Tensor a, int dim, int index)
+        {
+            ViewGeometry g = SelectGeometry(a, dim, index);
+            int size = a.Size(dim);
+            return MakeView(a, g, OpKind.Select, Tensor.NormalizeDim(dim, a.Dim()), index < 0 ? index + size : index);
+        }
+
+        public static ViewGeometry SelectGeometry(Tensor a, int dim, int index)
+        {
+            ref TensorRecord r = ref a.Record;
+            if (r.Rank == 0) ThrowHelper.IndexZeroDim();
+            return Select(GeometryOf(r), Tensor.NormalizeDim(dim, r.Rank), index);
+        }
+
+        public static ViewGeometry Select(in ViewGeometry v, int dim, int index)
+        {
+            int size = v.Shape[dim];
+            if (index < -size || index >= size) ThrowHelper.IndexOutOfRange(index, dim, size);
+            if (index < 0) index += size;
+            ViewGeometry g = default;
+            g.Rank = v.Rank - 1;
+            g.Offset = v.Offset + index * v.Strides[dim];
+            for (int i = 0, j = 0; i < v.Rank; i++)
+            {
+                if (i == dim) continue;
+                g.Shape[j] = v.Shape[i];
+                g.Strides[j++] = v.Strides[i];
+            }
+            return g;
+        }
+
+        // slice: grad_a = zeros(a.shape) with grad written at [start:end:step]
+        public static Tensor Slice(Tensor a, int dim, Range range)
+        {
+            int size = a.Size(dim);
+            var (start, length) = range.GetOffsetAndLength(size);
+            return Slice(a, dim, start, start + length, 1);
+        }
+
+        public static Tensor Slice(Tensor a, int dim, int start, int end, int step)
+        {
+            ViewGeometry g = SliceGeometry(a, dim, start, end, step, out int first);
+            return MakeView(a, g, OpKind.Slice, Tensor.NormalizeDim(dim, a.Dim()), first, step);
+        }
+
+        public static ViewGeometry SliceGeometry(Tensor a, int dim, Range range)
+        {
+            var (start, length) = range.GetOffsetAndLength(a.Size(dim));
+            return SliceGeometry(a, dim, start, start + length, 1, out _);
+        }
+
+        public static ViewGeometry SliceGeometry(Tensor a, int dim, int start, int end, int step, out int first)
+        {
+            ref TensorRecord r = ref a.Record;
+            if (r.Rank == 0) throw new ArgumentException("slice() cannot be applied to a 0-dim tensor.");
+            if (step <= 0) throw new ArgumentException("slice step must be positive", nameof(step));
+            dim = Tensor.NormalizeDim(dim, r.Rank);
+            int size = r.Shape[dim];
+            // Python's clamping: negative bounds count from the end, out-of-range bounds clamp.
+            if (start < 0) start += size;
+            if (end < 0) end += size;
+            start = Math.Clamp(start, 0, size);
+            end = Math.Clamp(end, start, size);
+            first = start;
+            return Slice(GeometryOf(r), dim, start, (end - start + step - 1) / step, step);
+        }
+
+        public static ViewGeometry Slice(in ViewGeometry v, int dim, int start, int length, int step)
+        {
+            ViewGeometry g = v;
+            g.Offset += start * v.Strides[dim];
+            g.Shape[dim] = length;
+            g.Strides[dim] = v.Strides[dim] * step;
+            return g;
+        }
+
+        // t, transpose: grad_a = grad transposed back
+        public static Tensor T(Tensor a)
+        {
+            int rank = a.Dim();
+            if (rank > 2) ThrowHelper.TransposeRank(rank);
+            return rank < 2 ? MakeView(a, GeometryOf(a.Record), OpKind.T, 0, 0) : Transpose(a, 0, 1, OpKind.T);
+        }
+
+        public static Tensor Transpose(Tensor a, int dim0, int dim1, OpKind kind = OpKind.Transpose)
+        {
+            int rank = a.Dim();
+            dim0 = Tensor.NormalizeDim(dim0, rank);
+            dim1 = Tensor.NormalizeDim(dim1, rank);
+            ViewGeometry g = GeometryOf(a.Record);
+            if (rank > 0)
+            {
+                (g.Shape[dim0], g.Shape[dim1]) = (g.Shape[dim1], g.Shape[dim0]);
+                (g.Strides[dim0], g.Strides[dim1]) = (g.Strides[dim1], g.Strides[dim0]);
+            }
+            return MakeView(a, g, kind, dim0, dim1);
+        }
+
+        // unsqueeze, squeeze: grad_a = grad reshaped to a's shape
+        public static Tensor Unsqueeze(Tensor a, int dim)
+        {
+            ref TensorRecord r = ref a.Record;
+            if (dim < -(r.Rank + 1) || dim > r.Rank) ThrowHelper.DimOutOfRange(dim, r.Rank + 1);
+            if (dim < 0) dim += r.Rank + 1;
+            if (r.Rank + 1 > Dims.MaxRank) ThrowHelper.RankTooLarge(r.Rank + 1);
+            ViewGeometry g = default;
+            g.Rank = r.Rank + 1;
+            g.Offset = r.Offset;
+            for (int i = 0, j = 0; i < g.Rank; i++)
+            {
+                if (i == dim)
+                {
+                    g.Shape[i] = 1;
+                    g.Strides[i] = dim < r.Rank ? r.Strides[dim] * r.Shape[dim] : 1;
+                    continue;
+                }
+                g.Shape[i] = r.Shape[j];
+                g.Strides[i] = r.Strides[j++];
+            }
+            return MakeView(a, g, OpKind.Unsqueeze, dim, 0);
+        }
+
+        /// <summary>Removes a size-1 dimension (used by matmul for 1-D @ 2-D).</summary>
+        public static Tensor Squeeze(Tensor a, int dim)
+        {
+            ref TensorRecord r = ref a.Record;
+            dim = Tensor.NormalizeDim(dim, r.Rank);
+            if (r.Shape[dim] != 1) return a;
+            ViewGeometry g = Select(GeometryOf(r), dim, 0);
+            return MakeView(a, g, OpKind.Squeeze, dim, 0);
+        }
+
+        private static Tensor MakeView(Tensor a, in ViewGeometry g, OpKind kind, int arg0, int arg1, double scalar = 0)
+        {
+            TensorContext c = a.Ctx;
+            int view = c.NewView(a.Slot, g.Shape.AsSpan(g.Rank), g.Strides, g.Offset);
+            if (Recorder.ShouldRecord(c, a.Slot))
+            {
+                ref Node n = ref Recorder.Record(c, kind, view, a.Slot);
+                n.Arg0 = arg0;
+                n.Arg1 = arg1;
+                n.Scalar = scalar;
+            }
+            return new Tensor(c, view);
+        }
+
+        // ---- backward rules ----
+
+        public static int ViewBackward(TensorContext c, ref Node n, int g)
+        {
+            ref TensorRecord input = ref c.Records[n.Input0];
+            ref TensorRecord output = ref c.Records[n.Output];
+            switch (n.Kind)
+            {
+                case OpKind.T when input.Rank < 2:
+                    return g;
+                case OpKind.T:
+                case OpKind.Transpose:
+                {
+                    // Read the gradient through swapped strides into a contiguous buffer of the input's shape.
+                    ref TensorRecord gr = ref c.Records[g];
+                    Dims strides = gr.Strides;
+                    (strides[n.Arg0], strides[n.Arg1]) = (strides[n.Arg1], strides[n.Arg0]);
+                    int swapped = c.NewView(g, input.Shape.AsSpan(input.Rank), strides, gr.Offset, temporary: true);
+                    int result = GradMap<CopyOperator>(c, n.Input0, Operand.Of(swapped));
+                    c.ReleaseTemporary(swapped);
+                    return result;
+                }
+                case OpKind.Unsqueeze:
+                case OpKind.Squeeze:
+                    return c.NewView(g, input.Shape.AsSpan(input.Rank), Dims.ContiguousStrides(input.Shape.AsSpan(input.Rank)), c.Records[g].Offset, temporary: true);
+                default:
+                {
+                    // select / slice: zeros of the input's shape with the gradient written where the view was.
+                    int result = c.NewTensor(c.Records[g].DType, input.Shape.AsSpan(input.Rank), zero: true, temporary: true);
+                    var full = new ViewGeometry { Shape = input.Shape, Strides = Dims.ContiguousStrides(input.Shape.AsSpan(input.Rank)), Rank = input.Rank };
+                    ViewGeometry where = n.Kind == OpKind.Select
+                        ? Select(full, n.Arg0, n.Arg1)
+                        : Slice(full, n.Arg0, n.Arg1, output.Shape[n.Arg0], (int)n.Scalar);
+                    CopyRegion(c, g, Dims.ContiguousStrides(where.Shape.AsSpan(where.Rank)), 0, result, where.Strides, where.Offset, where.Shape, where.Rank);
+                    return result;
+                }
+            }
+        }
+
+        /// <summary>
+        /// A view's place in its contiguous base, re-expressed for the gradient's buffer (same shape,
+        /// contiguous): the offset and strides relative to the base's. Valid because CopySlices
+        /// requires a contiguous base, whose strides decrease.
+        /// </summary>
+        private static ViewGeometry RelativeGeometry(in TensorRecord input, in TensorRecord view, in Dims contiguousStrides)
+        {
+            ViewGeometry g = default;
+            g.Rank = view.Rank;
+            g.Shape = view.Shape;
+            int remaining = view.Offset - input.Offset;
+            g.Offset = 0;
+            for (int d = 0; d < input.Rank; d++)
+            {
+                if (input.Strides[d] == 0 || input.Shape[d] == 1) continue;
+                int steps = remaining / input.Strides[d];
+                remaining -= steps * input.Strides[d];
+                g.Offset += steps * contiguousStrides[d];
+            }
+            for (int i = 0; i < view.Rank; i++)
+            {
+                int s = view.Strides[i];
+                int mapped = 0;
+                for (int d = 0; d < input.Rank && s != 0; d++)
+                {
+                    if (input.Strides[d] == 0 || input.Shape[d] == 1) continue;
+                    int steps = s / input.Strides[d];
+                    s -= steps * input.Strides[d];
+                    mapped += steps * contiguousStrides[d];
+                }
+                g.Strides[i] = mapped;
+            }
+            return g;
+        }
+
+        private static unsafe void CopyRegion(TensorContext c, int src, in Dims srcStrides, int srcOffset, int dst, in Dims dstStrides, int dstOffset, in Dims shape, int rank)
+        {
+            switch (c.Records[dst].DType)
+            {
+                case DType.Float32: StridedCopy.Copy(c.Pointer<float>(src) + srcOffset, srcStrides, c.Pointer<float>(dst) + dstOffset, dstStrides, shape, rank); break;
+                case DType.Float64: StridedCopy.Copy(c.Pointer<double>(src) + srcOffset, srcStrides, c.Pointer<double>(dst) + dstOffset, dstStrides, shape, rank); break;
+                case DType.Int64: StridedCopy.Copy(c.Pointer<long>(src) + srcOffset, srcStrides, c.Pointer<long>(dst) + dstOffset, dstStrides, shape, rank); break;
+                default: StridedCopy.Copy(c.Pointer<bool>(src) + srcOffset, srcStrides, c.Pointer<bool>(dst) + dstOffset, dstStrides, shape, rank); break;
+            }
+        }
+
+        // ---- index assignment: y[i] = v records CopySlices ----
+        // copy_slices: grad_base = grad with the view's region zeroed; grad_src = grad[region]
+
+        public static void Assign(Tensor target, in ViewGeometry where, Tensor value)
+        {
+            TensorContext c = ContextOf(target, value);
+            int baseSlot = target.Slot;
+            InPlace.CheckWritable(c, baseSlot, value.Slot);
+            int view = c.NewView(baseSlot, where.Shape.AsSpan(where.Rank), where.Strides, where.Offset);
+            ref TensorRecord rv = ref c.Records[view];
+            ref TensorRecord src = ref c.Records[value.Slot];
+            if (!Broadcasting.SameShape(src, rv.Shape.AsSpan(rv.Rank)))
+            {
+                Broadcasting.BroadcastShape(src, rv, out Dims shape);
+                if (!Broadcasting.SameShape(rv, shape.AsSpan(rv.Rank)) || src.Rank > rv.Rank)
+                    ThrowHelper.AssignShapeMismatch(new Size(src.Shape, src.Rank), new Size(rv.Shape, rv.Rank));
+            }
+            InPlace.CopyInto(c, view, value.Slot);
+            c.BumpVersion(baseSlot);
+            bool record = c.GradEnabled && ((c.Records[baseSlot].Flags | c.Records[value.Slot].Flags) & TensorFlags.RequiresGrad) != 0;
+            if (!record) return;
+            if (!c.Records[baseSlot].IsContiguous)
+                throw new NotSupportedException("Index assignment that autograd must record needs a contiguous target; call .Contiguous() first.");
+            if (!c.NodeOutlivesTensorScope(baseSlot)) ThrowHelper.InPlaceOnOuterScope("Index assignment");
+            ref Node n = ref Recorder.Record(c, OpKind.CopySlices, baseSlot, baseSlot, value.Slot);
+            n.Arg0 = view;
+        }
+
+        public static void CopySlicesBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
+        {
+            ref TensorRecord b = ref c.Records[n.Input0];
+            ref TensorRecord v = ref c.Records[n.Arg0];
+            ViewGeometry where = RelativeGeometry(b, v, Dims.ContiguousStrides(b.Shape.AsSpan(b.Rank)));
+            g0 = g1 = -1;
+            if (n.Edge1 != Node.NoEdge)
+            {
+                g1 = c.NewTensor(c.Records[g].DType, where.Shape.AsSpan(where.Rank), zero: false, temporary: true);
+                CopyRegion(c, g, where.Strides, where.Offset, g1, Dims.ContiguousStrides(where.Shape.AsSpan(where.Rank)), 0, where.Shape, where.Rank);
+            }
+            if (n.Edge0 != Node.NoEdge)
+            {
+                g0 = g;
+                int zero = c.NewTensor(c.Records[g].DType, [], zero: true, temporary: true);
+                CopyRegion(c, zero, default, 0, g0, where.Strides, where.Offset, where.Shape, where.Rank);
+                c.ReleaseTemporary(zero);
+            }
+        }
+    }
+}

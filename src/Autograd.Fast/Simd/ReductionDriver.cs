@@ -1,0 +1,107 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Autograd.Fast.Simd;
+
+/// <summary>
+/// Sums of <c>op(x[i], y[i])</c> (sum, dot, sum of squares). The input is cut into fixed chunks
+/// whose boundaries depend only on the length; each chunk is summed with four vector accumulators
+/// and a scalar tail, and chunk results are combined in order in double (float inputs) or T. The
+/// result is therefore deterministic, independent of how chunks are later spread over threads, and
+/// accurate for millions of float32 terms.
+/// </summary>
+internal static unsafe class ReductionDriver
+{
+    public const int ChunkLength = 4096;
+
+    public static T Sum<T, TOp, TX, TY>(TX x, TY y, nint length)
+        where T : unmanaged, INumber<T>
+        where TOp : struct, IElementwiseOperator
+        where TX : struct, ISource<T>
+        where TY : struct, ISource<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            double total = 0;
+            for (nint start = 0; start < length; start += ChunkLength)
+                total += double.CreateTruncating(SumChunk<T, TOp, TX, TY>(x, y, start, Math.Min(ChunkLength, length - start)));
+            return T.CreateTruncating(total);
+        }
+        T sum = T.Zero;
+        for (nint start = 0; start < length; start += ChunkLength)
+            sum += SumChunk<T, TOp, TX, TY>(x, y, start, Math.Min(ChunkLength, length - start));
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T SumChunk<T, TOp, TX, TY>(TX x, TY y, nint start, nint n)
+        where T : unmanaged, INumber<T>
+        where TOp : struct, IElementwiseOperator
+        where TX : struct, ISource<T>
+        where TY : struct, ISource<T>
+    {
+        Broadcast<T> none = default;
+        nint i = 0;
+        T sum = T.Zero;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        {
+            nint w = Vector512<T>.Count;
+            Vector512<T> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i <= n - 4 * w; i += 4 * w)
+            {
+                nint p = start + i;
+                a0 += TOp.Invoke(x.V512(p), y.V512(p), none.V512(0));
+                a1 += TOp.Invoke(x.V512(p + w), y.V512(p + w), none.V512(0));
+                a2 += TOp.Invoke(x.V512(p + 2 * w), y.V512(p + 2 * w), none.V512(0));
+                a3 += TOp.Invoke(x.V512(p + 3 * w), y.V512(p + 3 * w), none.V512(0));
+            }
+            for (; i <= n - w; i += w) a0 += TOp.Invoke(x.V512(start + i), y.V512(start + i), none.V512(0));
+            sum = Vector512.Sum((a0 + a1) + (a2 + a3));
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
+        {
+            nint w = Vector256<T>.Count;
+            Vector256<T> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i <= n - 4 * w; i += 4 * w)
+            {
+                nint p = start + i;
+                a0 += TOp.Invoke(x.V256(p), y.V256(p), none.V256(0));
+                a1 += TOp.Invoke(x.V256(p + w), y.V256(p + w), none.V256(0));
+                a2 += TOp.Invoke(x.V256(p + 2 * w), y.V256(p + 2 * w), none.V256(0));
+                a3 += TOp.Invoke(x.V256(p + 3 * w), y.V256(p + 3 * w), none.V256(0));
+            }
+            for (; i <= n - w; i += w) a0 += TOp.Invoke(x.V256(start + i), y.V256(start + i), none.V256(0));
+            sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+        }
+        else if (Vector128.IsHardwareAccelerated && n >= Vector128<T>.Count)
+        {
+            nint w = Vector128<T>.Count;
+            Vector128<T> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i <= n - 4 * w; i += 4 * w)
+            {
+                nint p = start + i;
+                a0 += TOp.Invoke(x.V128(p), y.V128(p), none.V128(0));
+                a1 += TOp.Invoke(x.V128(p + w), y.V128(p + w), none.V128(0));
+                a2 += TOp.Invoke(x.V128(p + 2 * w), y.V128(p + 2 * w), none.V128(0));
+                a3 += TOp.Invoke(x.V128(p + 3 * w), y.V128(p + 3 * w), none.V128(0));
+            }
+            for (; i <= n - w; i += w) a0 += TOp.Invoke(x.V128(start + i), y.V128(start + i), none.V128(0));
+            sum = Vector128.Sum((a0 + a1) + (a2 + a3));
+        }
+        for (; i < n; i++) sum += TOp.Invoke(x.Scalar(start + i), y.Scalar(start + i), T.Zero);
+        return sum;
+    }
+}
+
+/// <summary>The reductions ops call.</summary>
+internal static unsafe class Reductions
+{
+    /// <summary>Σ x</summary>
+    public static T Sum<T>(T* x, nint n) where T : unmanaged, INumber<T>
+        => ReductionDriver.Sum<T, AddOperator, Elements<T>, Broadcast<T>>(new(x), default, n);
+
+    /// <summary>Σ x·y</summary>
+    public static T Dot<T>(T* x, T* y, nint n) where T : unmanaged, INumber<T>
+        => ReductionDriver.Sum<T, MultiplyOperator, Elements<T>, Elements<T>>(new(x), new(y), n);
+}

@@ -1,0 +1,63 @@
+namespace Autograd.Fast.Storage;
+
+[Flags]
+internal enum TensorFlags : byte
+{
+    None = 0,
+    Live = 1,
+    RequiresGrad = 2,
+    /// <summary>Shares another tensor's storage (index, transpose, ...); in-place writes go through to the base.</summary>
+    IsView = 4,
+    /// <summary>A view whose base is a leaf that requires grad: in-place writes are refused, as in PyTorch.</summary>
+    ViewOfGradLeaf = 8,
+}
+
+/// <summary>Everything a <see cref="Tensor"/> handle points at. Lives in the owner's slot array, not in an object.</summary>
+internal struct TensorRecord
+{
+    public int Generation;       // bumped on release; a handle with an older one is stale
+    public int Storage;          // index into the context's storages
+    public int Offset;           // in elements
+    public int NumEl;
+    public DType DType;
+    public byte Rank;
+    public TensorFlags Flags;
+    public Dims Shape;
+    public Dims Strides;
+    public int Node;             // producing node, -1 for leaves and for tensors without history
+    public int GradSlot;         // leaf's .Grad, -1 until the first backward reaches it
+    public int ScopeDepth;       // owning scope frame; -1 for engine temporaries
+    public int ReleasedByScope;  // id of the scope whose end released this slot (diagnostics for stale handles)
+
+    public readonly bool IsContiguous
+    {
+        get
+        {
+            int expected = 1;
+            for (int i = Rank - 1; i >= 0; i--)
+            {
+                if (Shape[i] != 1 && Strides[i] != expected) return false;
+                expected *= Shape[i];
+            }
+            return true;
+        }
+    }
+}
+
+/// <summary>A pooled buffer shared by a tensor and its views, with PyTorch's version counter.</summary>
+internal struct StorageRecord
+{
+    public nint Pointer;
+    public int SizeClass;
+    public int RefCount;   // tensor slots that point here; the buffer returns to the pool at zero
+    public int Version;    // bumped by every in-place write; saved values compare it at backward
+}
+
+/// <summary>An open scope: what it owns goes back to the pool when it ends.</summary>
+internal struct ScopeFrame
+{
+    public int Id;
+    public int NodeStart;
+    public int[] OwnedSlots;
+    public int OwnedCount;
+}

@@ -1,0 +1,248 @@
+using System.Runtime.CompilerServices;
+using Autograd.Fast.Graph;
+using System.Runtime.InteropServices;
+
+namespace Autograd.Fast.Storage;
+
+/// <summary>
+/// The owner behind every <see cref="Tensor"/> handle of one thread: tensor slots, storages, the
+/// scope stack and the tape's node arena. One per thread, so nothing here takes a lock; a handle from
+/// another thread's context is refused by <see cref="Tensor"/>.
+/// </summary>
+internal sealed unsafe class TensorContext
+{
+    [ThreadStatic] private static TensorContext? t_current;
+
+    public static TensorContext Current
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => t_current ?? CreateForThisThread();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TensorContext CreateForThisThread() => t_current = new TensorContext();
+
+    public readonly int OwnerThreadId = Environment.CurrentManagedThreadId;
+    public readonly NativeBufferPool Pool = new();
+
+    public PagedArray<TensorRecord> Records;
+    private int _recordCount;
+    private int[] _freeSlots = new int[256];
+    private int _freeSlotCount;
+
+    public PagedArray<StorageRecord> Storages;
+    private int _storageCount;
+    private int[] _freeStorages = new int[256];
+    private int _freeStorageCount;
+
+    public PagedArray<Node> Nodes;
+    public int NodeCount;
+
+    private ScopeFrame[] _frames = new ScopeFrame[8];
+    private int _depth; // index of the innermost open frame; 0 is the thread's root scope
+    private int _nextScopeId = 1;
+
+    public bool GradEnabled = true;
+
+    /// <summary>The engine's per-node gradient waiting to be consumed (-1: none), indexed like the tape.</summary>
+    public int[] PendingGradients = [];
+
+    /// <summary>Live tensor slots (a pool-growth test watches this with <see cref="NativeBufferPool.BytesOwned"/>).</summary>
+    public int LiveSlotCount => _recordCount - _freeSlotCount;
+
+    public int Depth => _depth;
+
+    public int CurrentScopeId => _frames[_depth].Id;
+
+    private TensorContext()
+    {
+        _frames[0] = new ScopeFrame { Id = 0, NodeStart = 0, OwnedSlots = [], OwnedCount = 0 };
+    }
+
+    ~TensorContext()
+    {
+        // The thread is gone and nothing can reach its tensors: give the native memory back.
+        for (int i = 0; i < _storageCount; i++)
+        {
+            if (Storages[i].RefCount > 0) NativeMemory.AlignedFree((void*)Storages[i].Pointer);
+        }
+        Pool.Dispose();
+    }
+
+    // ---- storages ----------------------------------------------------------------------------
+
+    public int NewStorage(long bytes, bool zero)
+    {
+        int sizeClass = NativeBufferPool.SizeClass(bytes);
+        nint p = Pool.Rent(sizeClass);
+        if (zero) NativeMemory.Clear((void*)p, (nuint)bytes);
+        int index;
+        if (_freeStorageCount > 0) index = _freeStorages[--_freeStorageCount];
+        else
+        {
+            Storages.EnsureCapacity(_storageCount);
+            index = _storageCount++;
+        }
+        Storages[index] = new StorageRecord { Pointer = p, SizeClass = sizeClass, RefCount = 0, Version = 0 };
+        return index;
+    }
+
+    private void ReleaseStorageReference(int storage)
+    {
+        ref StorageRecord s = ref Storages[storage];
+        if (--s.RefCount > 0) return;
+        Pool.Return(s.Pointer, s.SizeClass);
+        s.Pointer = 0;
+        if (_freeStorageCount == _freeStorages.Length) Array.Resize(ref _freeStorages, _freeStorages.Length * 2);
+        _freeStorages[_freeStorageCount++] = storage;
+    }
+
+    // ---- tensor slots ------------------------------------------------------------------------
+
+    /// <summary>A new contiguous tensor in the innermost scope (or as an engine temporary).</summary>
+    public int NewTensor(DType dtype, ReadOnlySpan<int> shape, bool zero, bool temporary = false)
+    {
+        int numel = Dims.NumEl(shape);
+        int storage = NewStorage((long)numel * dtype.ElementSize(), zero);
+        return NewSlot(storage, dtype, shape, Dims.ContiguousStrides(shape), 0, numel, temporary ? -1 : _depth);
+    }
+
+    /// <summary>A view of <paramref name="baseSlot"/>'s storage with its own shape, strides and offset.</summary>
+    public int NewView(int baseSlot, ReadOnlySpan<int> shape, in Dims strides, int offset, bool temporary = false)
+    {
+        ref TensorRecord b = ref Records[baseSlot];
+        int slot = NewSlot(b.Storage, b.DType, shape, strides, offset, Dims.NumEl(shape), temporary ? -1 : _depth);
+        ref TensorRecord v = ref Records[slot];
+        v.Flags |= TensorFlags.IsView;
+        ref TensorRecord baseRecord = ref Records[baseSlot];
+        bool baseIsGradLeaf = (baseRecord.Flags & TensorFlags.RequiresGrad) != 0 && baseRecord.Node < 0;
+        if (baseIsGradLeaf || (baseRecord.Flags & TensorFlags.ViewOfGradLeaf) != 0) v.Flags |= TensorFlags.ViewOfGradLeaf;
+        return slot;
+    }
+
+    private int NewSlot(int storage, DType dtype, ReadOnlySpan<int> shape, in Dims strides, int offset, int numel, int scopeDepth)
+    {
+        int slot;
+        if (_freeSlotCount > 0) slot = _freeSlots[--_freeSlotCount];
+        else
+        {
+            Records.EnsureCapacity(_recordCount);
+            slot = _recordCount++;
+        }
+        ref TensorRecord r = ref Records[slot];
+        r.Storage = storage;
+        r.Offset = offset;
+        r.NumEl = numel;
+        r.DType = dtype;
+        r.Rank = (byte)shape.Length;
+        r.Flags = TensorFlags.Live;
+        r.Shape = Dims.From(shape);
+        r.Strides = strides;
+        r.Node = -1;
+        r.GradSlot = -1;
+        r.ScopeDepth = scopeDepth;
+        Storages[storage].RefCount++;
+        if (scopeDepth > 0) AddOwned(scopeDepth, slot);
+        return slot;
+    }
+
+    private void AddOwned(int depth, int slot)
+    {
+        ref ScopeFrame f = ref _frames[depth];
+        if (f.OwnedCount == f.OwnedSlots.Length) Array.Resize(ref f.OwnedSlots, Math.Max(64, f.OwnedCount * 2));
+        f.OwnedSlots[f.OwnedCount++] = slot;
+    }
+
+    /// <summary>Hands an engine temporary to the scope that owns <paramref name="ownerSlot"/> (a leaf's new .Grad).</summary>
+    public void AdoptTemporary(int tempSlot, int ownerSlot)
+    {
+        int depth = Records[ownerSlot].ScopeDepth;
+        Records[tempSlot].ScopeDepth = depth;
+        if (depth > 0) AddOwned(depth, tempSlot);
+    }
+
+    /// <summary>Hands an engine temporary to the scope enclosing the innermost one (<c>scope.Keep</c>).</summary>
+    public void AdoptIntoParentScope(int tempSlot)
+    {
+        int depth = Math.Max(_depth - 1, 0);
+        Records[tempSlot].ScopeDepth = depth;
+        if (depth > 0) AddOwned(depth, tempSlot);
+    }
+
+    public void ReleaseSlot(int slot, int releasedByScope)
+    {
+        ref TensorRecord r = ref Records[slot];
+        r.Generation++;
+        r.Flags = TensorFlags.None;
+        r.ReleasedByScope = releasedByScope;
+        ReleaseStorageReference(r.Storage);
+        r.Storage = -1;
+        if (_freeSlotCount == _freeSlots.Length) Array.Resize(ref _freeSlots, _freeSlots.Length * 2);
+        _freeSlots[_freeSlotCount++] = slot;
+    }
+
+    /// <summary>Frees an engine temporary (a gradient that has been consumed).</summary>
+    public void ReleaseTemporary(int slot) => ReleaseSlot(slot, -1);
+
+    // ---- scopes ------------------------------------------------------------------------------
+
+    public int OpenScope()
+    {
+        if (++_depth == _frames.Length) Array.Resize(ref _frames, _frames.Length * 2);
+        ref ScopeFrame f = ref _frames[_depth];
+        f.Id = _nextScopeId++;
+        f.NodeStart = NodeCount;
+        f.OwnedSlots ??= new int[64];
+        f.OwnedCount = 0;
+        return f.Id;
+    }
+
+    public void CloseScope(int id)
+    {
+        if (_depth == 0 || _frames[_depth].Id != id) ThrowHelper.ScopeClosedOutOfOrder(id, _depth == 0 ? 0 : _frames[_depth].Id);
+        ref ScopeFrame f = ref _frames[_depth];
+        for (int i = 0; i < f.OwnedCount; i++)
+        {
+            int slot = f.OwnedSlots[i];
+            if ((Records[slot].Flags & TensorFlags.Live) != 0) ReleaseSlot(slot, id);
+        }
+        f.OwnedCount = 0;
+        NodeCount = f.NodeStart;
+        _depth--;
+    }
+
+    /// <summary>True when a node recorded now would live at least as long as <paramref name="slot"/>'s scope.</summary>
+    public bool NodeOutlivesTensorScope(int slot) => Records[slot].ScopeDepth >= _depth || Records[slot].ScopeDepth < 0;
+
+    // ---- the tape ----------------------------------------------------------------------------
+
+    public ref Node AppendNode(out int index)
+    {
+        Nodes.EnsureCapacity(NodeCount);
+        index = NodeCount++;
+        ref Node n = ref Nodes[index];
+        n = default;
+        return ref n;
+    }
+
+    // ---- element access ----------------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Pointer<T>(int slot) where T : unmanaged
+    {
+        ref TensorRecord r = ref Records[slot];
+        return (T*)Storages[r.Storage].Pointer + r.Offset;
+    }
+
+    /// <summary>The elements of a contiguous tensor.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Span<T> Span<T>(int slot) where T : unmanaged
+    {
+        ref TensorRecord r = ref Records[slot];
+        return new Span<T>((T*)Storages[r.Storage].Pointer + r.Offset, r.NumEl);
+    }
+
+    public void BumpVersion(int slot) => Storages[Records[slot].Storage].Version++;
+
+    public int Version(int slot) => Storages[Records[slot].Storage].Version;
+}

@@ -1,0 +1,84 @@
+using Autograd.Fast.Ops;
+using Autograd.Fast.Storage;
+
+namespace Autograd.Fast;
+
+public readonly partial struct Tensor
+{
+    /// <summary><c>x.item()</c>: the value of a one-element tensor, as a double (exact for every dtype we hold but huge int64).</summary>
+    public unsafe double Item()
+    {
+        TensorContext c = Ctx;
+        ref TensorRecord r = ref c.Records[Slot];
+        if (r.NumEl != 1) ThrowHelper.ItemOfMany(r.NumEl);
+        return r.DType switch
+        {
+            DType.Float32 => *c.Pointer<float>(Slot),
+            DType.Float64 => *c.Pointer<double>(Slot),
+            DType.Int64 => *c.Pointer<long>(Slot),
+            _ => *c.Pointer<bool>(Slot) ? 1 : 0,
+        };
+    }
+
+    /// <summary><c>x.item()</c> read as T; T must match the dtype (float, double, long, bool).</summary>
+    public T Item<T>() where T : unmanaged
+    {
+        if (NumEl() != 1) ThrowHelper.ItemOfMany(NumEl());
+        return ToArray<T>()[0];
+    }
+
+    /// <summary>All elements in row-major order (<c>x.tolist()</c> flattened); T must match the dtype.</summary>
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        var result = new T[NumEl()];
+        CopyTo<T>(result);
+        return result;
+    }
+
+    /// <summary>Copies all elements in row-major order into <paramref name="destination"/> without allocating.</summary>
+    public unsafe void CopyTo<T>(Span<T> destination) where T : unmanaged
+    {
+        TensorContext c = Ctx;
+        ref TensorRecord r = ref c.Records[Slot];
+        if (ElementType(r.DType) != typeof(T)) ThrowHelper.ToArrayType(r.DType, typeof(T));
+        if (destination.Length < r.NumEl) throw new ArgumentException($"The destination holds {destination.Length} elements; the tensor has {r.NumEl}.", nameof(destination));
+        fixed (T* d = destination) StridedCopy.ToContiguous(c, Slot, d);
+    }
+
+    internal static Type ElementType(DType dtype) => dtype switch
+    {
+        DType.Float32 => typeof(float),
+        DType.Float64 => typeof(double),
+        DType.Int64 => typeof(long),
+        _ => typeof(bool),
+    };
+}
+
+/// <summary>Turns a tensor into PyTorch's repr via <see cref="TensorFormatter"/>.</summary>
+internal static class TensorPrinter
+{
+    public static string Repr(Tensor t)
+    {
+        DType dtype = t.DType;
+        Size shape = t.Shape;
+        double[] floats = [];
+        long[] ints = [];
+        switch (dtype)
+        {
+            case DType.Float32:
+                floats = Array.ConvertAll(t.ToArray<float>(), v => (double)v);
+                break;
+            case DType.Float64:
+                floats = t.ToArray<double>();
+                break;
+            case DType.Int64:
+                ints = t.ToArray<long>();
+                break;
+            default:
+                ints = Array.ConvertAll(t.ToArray<bool>(), v => v ? 1L : 0L);
+                break;
+        }
+        bool leafRequiringGrad = t.RequiresGrad && t.IsLeaf;
+        return TensorFormatter.Format(dtype, shape.AsSpan(), floats, ints, t.GradFn, leafRequiringGrad);
+    }
+}

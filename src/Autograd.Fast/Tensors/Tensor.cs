@@ -1,0 +1,184 @@
+using System.Runtime.CompilerServices;
+using Autograd.Fast.Graph;
+using Autograd.Fast.Storage;
+
+namespace Autograd.Fast;
+
+/// <summary>
+/// A tensor: a 16-byte handle (owner, slot, generation) to a record in its thread's
+/// <see cref="TensorContext"/>. Copying a handle copies no data; a handle whose scope has ended
+/// throws <see cref="ObjectDisposedException"/> instead of reading reused memory.
+/// </summary>
+public readonly partial struct Tensor
+{
+    internal readonly TensorContext? Context;
+    internal readonly int Slot;
+    internal readonly int Generation;
+
+    internal Tensor(TensorContext context, int slot)
+    {
+        Context = context;
+        Slot = slot;
+        Generation = context.Records[slot].Generation;
+    }
+
+    /// <summary>The live context of this handle, after checking thread, scope and generation.</summary>
+    internal TensorContext Ctx
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            TensorContext? c = Context;
+            if (c is null || c.OwnerThreadId != Environment.CurrentManagedThreadId || c.Records[Slot].Generation != Generation)
+                ThrowHelper.InvalidHandle(this);
+            return c!;
+        }
+    }
+
+    internal ref TensorRecord Record
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ref Ctx.Records[Slot];
+    }
+
+    // ---- properties --------------------------------------------------------------------------
+
+    public DType DType => Record.DType;
+
+    /// <summary>The shape (<c>x.shape</c>); prints as <c>torch.Size([2, 1])</c>.</summary>
+    public Size Shape
+    {
+        get
+        {
+            ref TensorRecord r = ref Record;
+            return new Size(r.Shape, r.Rank);
+        }
+    }
+
+    /// <summary><c>x.size()</c></summary>
+    public Size Size() => Shape;
+
+    /// <summary><c>x.size(dim)</c>; negative dims count from the end.</summary>
+    public int Size(int dim)
+    {
+        ref TensorRecord r = ref Record;
+        return r.Shape[NormalizeDim(dim, r.Rank)];
+    }
+
+    /// <summary><c>x.dim()</c></summary>
+    public int Dim() => Record.Rank;
+
+    /// <summary><c>x.numel()</c></summary>
+    public int NumEl() => Record.NumEl;
+
+    /// <summary><c>len(x)</c>: the size of the first dimension.</summary>
+    public int Length
+    {
+        get
+        {
+            ref TensorRecord r = ref Record;
+            if (r.Rank == 0) ThrowHelper.LengthOfScalar();
+            return r.Shape[0];
+        }
+    }
+
+    /// <summary>Whether autograd records operations on this tensor.</summary>
+    public bool RequiresGrad
+    {
+        get => (Record.Flags & TensorFlags.RequiresGrad) != 0;
+        set => RequiresGrad_(value);
+    }
+
+    /// <summary><c>x.requires_grad_(flag)</c>: only leaves may change it; returns this tensor.</summary>
+    public Tensor RequiresGrad_(bool requiresGrad = true)
+    {
+        ref TensorRecord r = ref Record;
+        if (r.Node >= 0)
+        {
+            if (!requiresGrad) ThrowHelper.RequiresGradOnNonLeaf();
+            return this;
+        }
+        if (requiresGrad && !r.DType.IsFloatingPoint()) ThrowHelper.RequiresGradNotFloatingPoint();
+        if (requiresGrad) r.Flags |= TensorFlags.RequiresGrad;
+        else r.Flags &= ~TensorFlags.RequiresGrad;
+        return this;
+    }
+
+    /// <summary>True for tensors the user created (no grad_fn), as in PyTorch.</summary>
+    public bool IsLeaf => Record.Node < 0;
+
+    /// <summary>PyTorch's name of the node that produced this tensor (<c>MulBackward0</c>), or null.</summary>
+    public string? GradFn
+    {
+        get
+        {
+            TensorContext c = Ctx;
+            int node = c.Records[Slot].Node;
+            return node < 0 ? null : OpNames.GradFnName(c.Nodes[node].Kind);
+        }
+    }
+
+    /// <summary>
+    /// The accumulated gradient of a leaf; null before the first backward reaches it and on
+    /// non-leaves (as in PyTorch). Setting null forgets it; the next backward starts afresh.
+    /// </summary>
+    public Tensor? Grad
+    {
+        get
+        {
+            TensorContext c = Ctx;
+            int g = c.Records[Slot].GradSlot;
+            return g < 0 ? null : new Tensor(c, g);
+        }
+        set
+        {
+            TensorContext c = Ctx;
+            if (value is null)
+            {
+                c.Records[Slot].GradSlot = -1;
+                return;
+            }
+            Tensor g = value.Value;
+            if (g.Shape != Shape) ThrowHelper.GradShapeMismatch(g.Shape, Shape);
+            if (g.DType != DType) ThrowHelper.GradDTypeMismatch(g.DType, DType);
+            c.Records[Slot].GradSlot = g.Ctx == c ? g.Slot : ThrowHelper.ForeignTensor<int>();
+        }
+    }
+
+    /// <summary>A tensor sharing this one's data but cut off from the graph (<c>x.detach()</c>).</summary>
+    public Tensor Detach()
+    {
+        TensorContext c = Ctx;
+        ref TensorRecord r = ref c.Records[Slot];
+        Dims strides = r.Strides;
+        int view = c.NewView(Slot, new Size(r.Shape, r.Rank).AsSpan(), strides, r.Offset);
+        c.Records[view].Flags &= ~(TensorFlags.IsView | TensorFlags.ViewOfGradLeaf);
+        return new Tensor(c, view);
+    }
+
+    // ---- truthiness, so `while (b.Norm() < 1000)` and `if (b.Sum() > 0)` read as in Python ----
+
+    public static bool operator true(Tensor t) => t.ToBoolean();
+
+    public static bool operator false(Tensor t) => !t.ToBoolean();
+
+    /// <summary><c>bool(t)</c> for a one-element tensor.</summary>
+    public bool ToBoolean()
+    {
+        if (NumEl() != 1) ThrowHelper.AmbiguousBoolean(NumEl());
+        return Item() != 0;
+    }
+
+    public override bool Equals(object? obj) => obj is Tensor t && t.Context == Context && t.Slot == Slot && t.Generation == Generation;
+
+    public override int GetHashCode() => HashCode.Combine(Slot, Generation);
+
+    public override string ToString() => TensorPrinter.Repr(this);
+
+    internal static int NormalizeDim(int dim, int rank)
+    {
+        int r = Math.Max(rank, 1);
+        if (dim < -r || dim >= r) ThrowHelper.DimOutOfRange(dim, rank);
+        return dim < 0 ? dim + r : dim;
+    }
+}

@@ -1,0 +1,199 @@
+using System.Diagnostics.CodeAnalysis;
+using Autograd.Fast.Storage;
+
+namespace Autograd.Fast;
+
+/// <summary>
+/// Every error the library raises, in one place so hot paths stay small and the messages are
+/// reviewed together. Where PyTorch has a message for the same mistake, we use its wording.
+/// </summary>
+internal static class ThrowHelper
+{
+    // ---- handles and lifetimes ----
+
+    [DoesNotReturn]
+    public static void InvalidHandle(Tensor t)
+    {
+        TensorContext? c = t.Context;
+        if (c is null)
+            throw new InvalidOperationException("This Tensor is default(Tensor): it was never created by a factory or an op.");
+        if (c.OwnerThreadId != Environment.CurrentManagedThreadId)
+            throw new InvalidOperationException(
+                $"This tensor belongs to thread {c.OwnerThreadId} and is used on thread {Environment.CurrentManagedThreadId}. " +
+                "Tensors and their graphs belong to the thread that created them.");
+        ref TensorRecord r = ref c.Records[t.Slot];
+        string by = r.Generation == t.Generation + 1 && r.ReleasedByScope > 0
+            ? $"when Autograd.Scope #{r.ReleasedByScope} ended"
+            : r.Generation == t.Generation + 1 && r.ReleasedByScope < 0 ? "by the autograd engine (a consumed temporary)" : "when its scope ended";
+        throw new ObjectDisposedException(nameof(Tensor),
+            $"This tensor was released {by}; its memory has gone back to the pool. " +
+            "Create it outside the scope, or copy it out with scope.Keep(tensor) before the scope ends.");
+    }
+
+    [DoesNotReturn]
+    public static void ScopeClosedOutOfOrder(int id, int innermost) => throw new InvalidOperationException(
+        $"Autograd.Scope #{id} was disposed while scope #{innermost} is the innermost open scope (or it was already disposed). " +
+        "Scopes must end in the reverse order they were opened: use `using`.");
+
+    [DoesNotReturn]
+    public static T ForeignTensor<T>() => throw new InvalidOperationException("The tensor belongs to another thread's context.");
+
+    [DoesNotReturn]
+    public static void InPlaceOnOuterScope(string what) => throw new InvalidOperationException(
+        $"{what} would record a graph node on a tensor created in an outer scope; the node would be freed when the inner " +
+        "scope ends while the tensor lives on. Do the in-place write in the tensor's own scope, or under Autograd.NoGrad().");
+
+    // ---- shapes ----
+
+    [DoesNotReturn]
+    public static void RankTooLarge(int rank) => throw new ArgumentException($"Tensors have at most {Dims.MaxRank} dimensions; got {rank}.");
+
+    [DoesNotReturn]
+    public static void NegativeDimension(int d) => throw new ArgumentException($"Trying to create tensor with negative dimension {d}.");
+
+    [DoesNotReturn]
+    public static void TensorTooLarge(ReadOnlySpan<int> shape) => throw new ArgumentException($"A tensor of shape {Dims.Format(shape)} has more than {int.MaxValue} elements.");
+
+    [DoesNotReturn]
+    public static void DimOutOfRange(int dim, int rank) => throw new IndexOutOfRangeException(
+        $"Dimension out of range (expected to be in range of [{-Math.Max(rank, 1)}, {Math.Max(rank, 1) - 1}], but got {dim})");
+
+    [DoesNotReturn]
+    public static void BroadcastMismatch(int sizeA, int sizeB, int dim) => throw new ArgumentException(
+        $"The size of tensor a ({sizeA}) must match the size of tensor b ({sizeB}) at non-singleton dimension {dim}");
+
+    [DoesNotReturn]
+    public static void DataShapeMismatch(int values, ReadOnlySpan<int> shape) => throw new ArgumentException(
+        $"{values} values cannot fill a tensor of shape {Dims.Format(shape)} ({Dims.NumEl(shape)} elements).");
+
+    [DoesNotReturn]
+    public static void LengthOfScalar() => throw new InvalidOperationException("len() of a 0-d tensor");
+
+    [DoesNotReturn]
+    public static void IndexOutOfRange(int index, int dim, int size) => throw new IndexOutOfRangeException(
+        $"index {index} is out of bounds for dimension {dim} with size {size}");
+
+    [DoesNotReturn]
+    public static void IndexZeroDim() => throw new IndexOutOfRangeException(
+        "invalid index of a 0-dim tensor. Use `tensor.Item()` to convert a 0-dim tensor to a number");
+
+    [DoesNotReturn]
+    public static void TooManyIndices(int count, int rank) => throw new IndexOutOfRangeException(
+        $"too many indices for tensor of dimension {rank} (got {count})");
+
+    [DoesNotReturn]
+    public static void TransposeRank(int rank) => throw new ArgumentException(
+        $"t() expects a tensor with <= 2 dimensions, but self is {rank}D");
+
+    [DoesNotReturn]
+    public static void AssignShapeMismatch(Size src, Size dst) => throw new ArgumentException(
+        $"shape mismatch: value tensor of shape {Dims.Format(src.AsSpan())} cannot be broadcast to indexing result of shape {Dims.Format(dst.AsSpan())}");
+
+    // ---- linear algebra ----
+
+    [DoesNotReturn]
+    public static void DotRank(int rankA, int rankB) => throw new ArgumentException($"1D tensors expected, but got {rankA}D and {rankB}D tensors");
+
+    [DoesNotReturn]
+    public static void DotSize(int a, int b) => throw new ArgumentException(
+        $"inconsistent tensor size, expected tensor [{a}] and src [{b}] to have the same number of elements, but got {a} and {b} elements respectively");
+
+    [DoesNotReturn]
+    public static void DotDType(DType a, DType b) => throw new ArgumentException(
+        $"dot : expected both vectors to have same dtype, but found {a.ScalarTypeName()} and {b.ScalarTypeName()}");
+
+    [DoesNotReturn]
+    public static void MatrixExpected(string which) => throw new ArgumentException($"{which} must be a matrix");
+
+    [DoesNotReturn]
+    public static void MmShapes(int m1r, int m1c, int m2r, int m2c) => throw new ArgumentException(
+        $"mat1 and mat2 shapes cannot be multiplied ({m1r}x{m1c} and {m2r}x{m2c})");
+
+    [DoesNotReturn]
+    public static void ScalarTypeMismatch(DType expected, DType found) => throw new ArgumentException(
+        $"expected scalar type {expected.ScalarTypeName()} but found {found.ScalarTypeName()}");
+
+    [DoesNotReturn]
+    public static void MatMulShapes(Size a, Size b) => throw new ArgumentException(
+        $"matmul: shapes {Dims.Format(a.AsSpan())} and {Dims.Format(b.AsSpan())} cannot be multiplied");
+
+    [DoesNotReturn]
+    public static void MatMulRank(int rankA, int rankB) => throw new ArgumentException(
+        $"matmul supports 1-D and 2-D operands; got {rankA}D and {rankB}D");
+
+    // ---- dtypes and values ----
+
+    [DoesNotReturn]
+    public static void RequiresGradNotFloatingPoint() => throw new InvalidOperationException(
+        "Only Tensors of floating point and complex dtype can require gradients");
+
+    [DoesNotReturn]
+    public static void RequiresGradOnNonLeaf() => throw new InvalidOperationException(
+        "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().");
+
+    [DoesNotReturn]
+    public static void BoolArithmetic(string op) => throw new NotSupportedException(
+        $"{op} is not supported on bool tensors; convert with .To(DType.Int64) or .To(DType.Float32) first.");
+
+    [DoesNotReturn]
+    public static void FloatingPointRequired(string op, DType dtype) => throw new NotSupportedException(
+        $"{op} needs a floating-point tensor, got {dtype.TorchName()}.");
+
+    [DoesNotReturn]
+    public static void ItemOfMany(int numel) => throw new InvalidOperationException(
+        $"a Tensor with {numel} elements cannot be converted to Scalar");
+
+    [DoesNotReturn]
+    public static void AmbiguousBoolean(int numel) => throw new InvalidOperationException(
+        $"Boolean value of Tensor with {(numel == 0 ? "no values" : "more than one value")} is ambiguous");
+
+    [DoesNotReturn]
+    public static void ToArrayType(DType dtype, Type requested) => throw new InvalidCastException(
+        $"The tensor holds {dtype.TorchName()}; ToArray<{requested.Name}>() cannot read it. Use .To(...) to convert first.");
+
+    [DoesNotReturn]
+    public static void GradShapeMismatch(Size grad, Size tensor) => throw new ArgumentException(
+        $"assigned grad has data of a different size: {grad} vs {tensor}");
+
+    [DoesNotReturn]
+    public static void GradDTypeMismatch(DType grad, DType tensor) => throw new ArgumentException(
+        $"assigned grad has data of a different type: {grad.TorchName()} vs {tensor.TorchName()}");
+
+    // ---- autograd ----
+
+    [DoesNotReturn]
+    public static void ImplicitGradNonScalar() => throw new InvalidOperationException("grad can be implicitly created only for scalar outputs");
+
+    [DoesNotReturn]
+    public static void GradientShapeMismatch(Size gradient, Size output) => throw new ArgumentException(
+        $"Mismatch in shape: grad_output[0] has a shape of {gradient} and output[0] has a shape of {output}.");
+
+    [DoesNotReturn]
+    public static void BackwardWithoutGrad() => throw new InvalidOperationException(
+        "element 0 of tensors does not require grad and does not have a grad_fn");
+
+    [DoesNotReturn]
+    public static void BackwardTwice(string node) => throw new InvalidOperationException(
+        $"Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). " +
+        $"Saved intermediate values of the graph are freed when you call .Backward(). Specify retainGraph: true if you need to backward " +
+        $"through the graph a second time or if you need to access saved tensors after calling backward. (node: {node})");
+
+    [DoesNotReturn]
+    public static void SavedValueModified(Size shape, DType dtype, string? producer, int version, int expected) => throw new InvalidOperationException(
+        $"one of the variables needed for gradient computation has been modified by an inplace operation: " +
+        $"[torch.{dtype.ScalarTypeName()}Tensor {Dims.Format(shape.AsSpan())}]" +
+        (producer is null ? "" : $", which is output 0 of {producer},") +
+        $" is at version {version}; expected version {expected} instead.");
+
+    [DoesNotReturn]
+    public static void LeafInPlace() => throw new InvalidOperationException(
+        "a leaf Variable that requires grad is being used in an in-place operation.");
+
+    [DoesNotReturn]
+    public static void LeafViewInPlace() => throw new InvalidOperationException(
+        "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+
+    [DoesNotReturn]
+    public static void GradientRuleShape(string node, int input, Size got, Size expected) => throw new InvalidOperationException(
+        $"Function {node} returned an invalid gradient at index {input} - got {got} but expected shape compatible with {expected}");
+}

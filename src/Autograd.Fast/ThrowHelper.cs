@@ -82,6 +82,13 @@ internal static class ThrowHelper
         $"too many indices for tensor of dimension {rank} (got {count})");
 
     [DoesNotReturn]
+    public static void SelectOutOfRange(int index, Size shape, int dim) => throw new IndexOutOfRangeException(
+        $"select(): index {index} out of range for tensor of size {Dims.Format(shape.AsSpan())} at dimension {dim}");
+
+    [DoesNotReturn]
+    public static void SelectZeroDim() => throw new IndexOutOfRangeException("select() cannot be applied to a 0-dim tensor.");
+
+    [DoesNotReturn]
     public static void TransposeRank(int rank) => throw new ArgumentException(
         $"t() expects a tensor with <= 2 dimensions, but self is {rank}D");
 
@@ -108,6 +115,10 @@ internal static class ThrowHelper
     [DoesNotReturn]
     public static void MmShapes(int m1r, int m1c, int m2r, int m2c) => throw new ArgumentException(
         $"mat1 and mat2 shapes cannot be multiplied ({m1r}x{m1c} and {m2r}x{m2c})");
+
+    [DoesNotReturn]
+    public static void MvSize(int rows, int columns, int vector) => throw new ArgumentException(
+        $"size mismatch, got {rows}, {rows}x{columns},{vector}");
 
     [DoesNotReturn]
     public static void ScalarTypeMismatch(DType expected, DType found) => throw new ArgumentException(
@@ -182,7 +193,7 @@ internal static class ThrowHelper
     public static void SavedValueModified(Size shape, DType dtype, string? producer, int version, int expected) => throw new InvalidOperationException(
         $"one of the variables needed for gradient computation has been modified by an inplace operation: " +
         $"[torch.{dtype.ScalarTypeName()}Tensor {Dims.Format(shape.AsSpan())}]" +
-        (producer is null ? "" : $", which is output 0 of {producer},") +
+        (producer is null ? "" : $", which is output 0 of {(producer == "CopySlices" ? "torch::autograd::CopySlices" : producer)},") +
         $" is at version {version}; expected version {expected} instead.");
 
     [DoesNotReturn]

@@ -18,6 +18,20 @@ public static class Autograd
         return new NoGradScope(c, previous);
     }
 
+    /// <summary>
+    /// Threads the library may use in total for one large kernel, the calling thread included
+    /// (<c>torch.set_num_threads</c>). Defaults to the processor count. Results are bitwise identical
+    /// for every setting: work is cut into chunks by size alone and combined in a fixed order.
+    /// </summary>
+    public static int NumThreads
+    {
+        get => Threading.WorkerPool.Threads;
+        set => Threading.WorkerPool.Threads = value;
+    }
+
+    /// <summary><c>torch.set_num_threads(n)</c></summary>
+    public static void SetNumThreads(int threads) => NumThreads = threads;
+
     /// <summary>Whether operations are being recorded on this thread.</summary>
     public static bool IsGradEnabled => TensorContext.Current.GradEnabled;
 

@@ -49,6 +49,7 @@ internal static class Engine
         int[] pending = PendingFor(c);
         pending[rootNode] = seed;
         int waiting = 1;
+        int inFlight = -1; // the gradient taken out of pending and not yet consumed by its rule
         try
         {
             for (int i = rootNode; i >= 0 && waiting > 0; i--)
@@ -57,9 +58,11 @@ internal static class Engine
                 if (grad < 0) continue;
                 pending[i] = -1;
                 waiting--;
+                inFlight = grad;
                 ref Node n = ref c.Nodes[i];
                 CheckSavedValues(c, ref n);
                 Derivatives.Apply(c, ref n, grad, out int g0, out int g1);
+                inFlight = -1;
                 if (g0 != grad && g1 != grad) c.ReleaseTemporary(grad);
                 if (!retainGraph && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
                 if (g0 >= 0) waiting += Deliver(c, pending, ref n, n.Edge0, n.Input0, g0, 0);
@@ -68,6 +71,7 @@ internal static class Engine
         }
         catch
         {
+            if (inFlight >= 0) c.ReleaseTemporary(inFlight);
             for (int i = 0; i <= rootNode; i++)
             {
                 if (pending[i] >= 0) c.ReleaseTemporary(pending[i]);
@@ -92,17 +96,19 @@ internal static class Engine
     {
         if ((n.Flags & NodeFlags.SavesValues) == 0) return;
         if ((n.Flags & NodeFlags.SavedReleased) != 0) ThrowHelper.BackwardTwice(OpNames.GradFnName(n.Kind));
-        CheckVersion(c, n.Saved0, n.SavedVersion0);
-        CheckVersion(c, n.Saved1, n.SavedVersion1);
+        CheckVersion(c, ref n, n.Saved0, n.SavedVersion0);
+        CheckVersion(c, ref n, n.Saved1, n.SavedVersion1);
     }
 
-    private static void CheckVersion(TensorContext c, int slot, int expected)
+    private static void CheckVersion(TensorContext c, ref Node n, int slot, int expected)
     {
         if (slot < 0) return;
         int version = c.Version(slot);
         if (version == expected) return;
         var t = new Tensor(c, slot);
-        ThrowHelper.SavedValueModified(t.Shape, t.DType, t.GradFn, version, expected);
+        // As PyTorch: a saved output names the node that saved it; a saved input its current grad_fn.
+        string? producer = slot == n.Output ? OpNames.GradFnName(n.Kind) : t.GradFn;
+        ThrowHelper.SavedValueModified(t.Shape, t.DType, producer, version, expected);
     }
 
     /// <summary>Sends one input's gradient along its edge, shaped and typed as the input. Returns 1 if a node starts waiting.</summary>

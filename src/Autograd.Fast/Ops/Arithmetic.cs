@@ -64,7 +64,7 @@ namespace Autograd.Fast.Ops
             TensorContext c = ContextOf(a, b);
             ref TensorRecord ra = ref c.Records[a.Slot];
             ref TensorRecord rb = ref c.Records[b.Slot];
-            DType dtype = DTypeInfo.Promote(ra.DType, rb.DType);
+            DType dtype = PromoteOperands(ra, rb);
             if (kind == OpKind.Div) dtype = FloatingResult(dtype); // true division
             if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(kind.ToString().ToLowerInvariant());
             int rank = Broadcasting.BroadcastShape(ra, rb, out Dims shape);
@@ -77,6 +77,19 @@ namespace Autograd.Fast.Ops
             }
             return new Tensor(c, result);
         }
+
+        /// <summary>
+        /// PyTorch's result_type for two tensors: a 0-d tensor decides the dtype only when its category
+        /// (bool &lt; integer &lt; floating) is above the other tensor's, so float32 (2,3) * float64 () is float32.
+        /// </summary>
+        private static DType PromoteOperands(in TensorRecord a, in TensorRecord b)
+        {
+            if ((a.Rank == 0) == (b.Rank == 0)) return DTypeInfo.Promote(a.DType, b.DType);
+            (DType dimensioned, DType zeroDim) = a.Rank == 0 ? (b.DType, a.DType) : (a.DType, b.DType);
+            return Category(zeroDim) > Category(dimensioned) ? zeroDim : dimensioned;
+        }
+
+        private static int Category(DType dtype) => dtype switch { DType.Bool => 0, DType.Int64 => 1, _ => 2 };
 
         // add/sub scalar: grad_a = grad;  rsub (s - a): grad_a = -grad
         // mul scalar: grad_a = grad * s;  div scalar: grad_a = grad / s

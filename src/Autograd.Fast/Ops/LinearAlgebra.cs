@@ -118,8 +118,7 @@ namespace Autograd.Fast.Ops
             ref TensorRecord ra = ref c.Records[a.Slot];
             ref TensorRecord rv = ref c.Records[v.Slot];
             if (ra.Rank != 2 || rv.Rank != 1) ThrowHelper.MatMulShapes(a.Shape, v.Shape);
-            if (ra.Shape[1] != rv.Shape[0])
-                throw new ArgumentException($"size mismatch, got input ({ra.Shape[0]}x{ra.Shape[1]}), vec ({rv.Shape[0]})");
+            if (ra.Shape[1] != rv.Shape[0]) ThrowHelper.MvSize(ra.Shape[0], ra.Shape[1], rv.Shape[0]);
             if (ra.DType != rv.DType) ThrowHelper.ScalarTypeMismatch(ra.DType, rv.DType);
             int m = ra.Shape[0], k = ra.Shape[1];
             int result = c.NewTensor(ra.DType, [m], zero: false);
@@ -157,7 +156,7 @@ namespace Autograd.Fast.Ops
             if (ra == 2 && rb == 2) return Mm(a, b);
             if (ra == 2 && rb == 1)
             {
-                if (a.Size(1) != b.Size(0)) throw new ArgumentException($"size mismatch, got {a.Size(0)}, {a.Size(0)}x{a.Size(1)},{b.Size(0)}");
+                if (a.Size(1) != b.Size(0)) ThrowHelper.MvSize(a.Size(0), a.Size(1), b.Size(0));
                 return Mv(a, b);
             }
             if (ra == 1 && rb == 2)

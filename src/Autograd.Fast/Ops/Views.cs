@@ -37,8 +37,13 @@ namespace Autograd.Fast
         [System.Runtime.CompilerServices.IndexerName("At")]
         public Tensor this[int i, int j]
         {
-            get => this[i][j];
-            set => Views.Assign(this, Views.SelectGeometry(this, 0, i).Then(this, 0, j), value);
+            get
+            {
+                // Check both indices against this tensor first, so errors name the dimension as PyTorch does.
+                _ = Views.PairGeometry(this, i, j);
+                return this[i][j];
+            }
+            set => Views.Assign(this, Views.PairGeometry(this, i, j), value);
         }
 
         /// <summary><c>x.t()</c>: transposes a 2-D tensor; 0-D and 1-D come back as they are.</summary>
@@ -51,7 +56,11 @@ namespace Autograd.Fast
         public Tensor Unsqueeze(int dim) => Views.Unsqueeze(this, dim);
 
         /// <summary><c>x.select(dim, index)</c></summary>
-        public Tensor Select(int dim, int index) => Views.Select(this, dim, index);
+        public Tensor Select(int dim, int index)
+        {
+            Views.CheckSelect(this, dim, index);
+            return Views.Select(this, dim, index);
+        }
 
         /// <summary><c>x.narrow</c>-style slice along <paramref name="dim"/>: Python's <c>x[start:end:step]</c> there.</summary>
         public Tensor Slice(int dim, int start, int end, int step = 1) => Views.Slice(this, dim, start, end, step);
@@ -72,6 +81,8 @@ namespace Autograd.Fast.Ops
         public readonly ViewGeometry Then(Tensor owner, int dim, int index)
         {
             if (Rank == 0) ThrowHelper.TooManyIndices(2, owner.Dim());
+            int size = Shape[dim];
+            if (index < -size || index >= size) ThrowHelper.IndexOutOfRange(index, dim + 1, size); // the owner's dimension, after the first index
             return Views.Select(this, dim, index);
         }
     }
@@ -88,6 +99,24 @@ namespace Autograd.Fast.Ops
             ViewGeometry g = SelectGeometry(a, dim, index);
             int size = a.Size(dim);
             return MakeView(a, g, OpKind.Select, Tensor.NormalizeDim(dim, a.Dim()), index < 0 ? index + size : index);
+        }
+
+        /// <summary>Where <c>x[i, j]</c> sits; a tensor of fewer than 2 dims has too many indices, as in PyTorch.</summary>
+        public static ViewGeometry PairGeometry(Tensor a, int i, int j)
+        {
+            int rank = a.Dim();
+            if (rank < 2) ThrowHelper.TooManyIndices(2, rank);
+            return SelectGeometry(a, 0, i).Then(a, 0, j);
+        }
+
+        /// <summary><c>x.select(dim, index)</c>'s own messages, which differ from indexing's.</summary>
+        public static void CheckSelect(Tensor a, int dim, int index)
+        {
+            ref TensorRecord r = ref a.Record;
+            if (r.Rank == 0) ThrowHelper.SelectZeroDim();
+            int d = Tensor.NormalizeDim(dim, r.Rank);
+            int size = r.Shape[d];
+            if (index < -size || index >= size) ThrowHelper.SelectOutOfRange(index, a.Shape, d);
         }
 
         public static ViewGeometry SelectGeometry(Tensor a, int dim, int index)
@@ -321,6 +350,9 @@ namespace Autograd.Fast.Ops
         {
             TensorContext c = ContextOf(target, value);
             int baseSlot = target.Slot;
+            // x[i] = v writes through a view of x: for a leaf that requires grad PyTorch names the view.
+            ref TensorRecord b = ref c.Records[baseSlot];
+            if (c.GradEnabled && (b.Flags & TensorFlags.RequiresGrad) != 0 && b.Node < 0) ThrowHelper.LeafViewInPlace();
             InPlace.CheckWritable(c, baseSlot, value.Slot);
             int view = c.NewView(baseSlot, where.Shape.AsSpan(where.Rank), where.Strides, where.Offset);
             ref TensorRecord rv = ref c.Records[view];
@@ -340,6 +372,9 @@ namespace Autograd.Fast.Ops
             if (!c.NodeOutlivesTensorScope(baseSlot)) ThrowHelper.InPlaceOnOuterScope("Index assignment");
             ref Node n = ref Recorder.Record(c, OpKind.CopySlices, baseSlot, baseSlot, value.Slot);
             n.Arg0 = view;
+            // PyTorch's CopySlices releases the function it wraps after a backward: a second walk without
+            // retainGraph fails there, as through any node that saved values.
+            n.Flags |= NodeFlags.SavesValues;
         }
 
         public static void CopySlicesBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)

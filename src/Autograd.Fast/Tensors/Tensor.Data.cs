@@ -24,7 +24,9 @@ public readonly partial struct Tensor
     public T Item<T>() where T : unmanaged
     {
         if (NumEl() != 1) ThrowHelper.ItemOfMany(NumEl());
-        return ToArray<T>()[0];
+        T value = default;
+        CopyTo(new Span<T>(ref value)); // no array: loss.Item<float>() runs every training step
+        return value;
     }
 
     /// <summary>All elements in row-major order (<c>x.tolist()</c> flattened); T must match the dtype.</summary>

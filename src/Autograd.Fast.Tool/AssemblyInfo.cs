@@ -1,0 +1,2 @@
+// The tests run the seed walkthrough in-process (SeedWalkthrough is internal).
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Autograd.Fast.Tests")]

@@ -1,0 +1,42 @@
+using System.Text.RegularExpressions;
+using Autograd.Fast.Graph;
+
+namespace Autograd.Fast.Tests;
+
+/// <summary>Rules of the codebase's shape that a reviewer would otherwise have to remember.</summary>
+public class ArchitectureTests
+{
+    private static readonly string Library = Path.Combine(RepositoryPaths.Root, "src", "Autograd.Fast");
+
+    [Fact]
+    public void OnlySimdNamesAnInstructionSet()
+    {
+        var offenders = Directory.EnumerateFiles(Path.Combine(RepositoryPaths.Root, "src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}Simd{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Where(f => Regex.IsMatch(File.ReadAllText(f), @"System\.Runtime\.Intrinsics\.(X86|Arm)"))
+            .ToList();
+        Assert.Empty(offenders);
+    }
+
+    [Fact]
+    public void EveryOpKindHasADerivativeArmAndAGradFnName()
+    {
+        string table = File.ReadAllText(Path.Combine(Library, "Autograd", "Derivatives.cs"));
+        foreach (OpKind kind in Enum.GetValues<OpKind>())
+        {
+            Assert.Matches(new Regex($@"case OpKind\.{kind}\b"), table);
+            Assert.Matches(new Regex(@"^[A-Z][A-Za-z]*Backward\d$|^CopySlices$"), OpNames.GradFnName(kind));
+        }
+    }
+
+    [Fact]
+    public void ErrorsAreRaisedFromTheThrowHelper()
+    {
+        // Hot paths stay small and every message is reviewed in one file; a few argument checks in
+        // rarely used APIs are allowed to throw directly, so this bounds their number.
+        int direct = Directory.EnumerateFiles(Library, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.EndsWith("ThrowHelper.cs", StringComparison.Ordinal))
+            .Sum(f => Regex.Matches(File.ReadAllText(f), @"throw new ").Count);
+        Assert.True(direct <= 25, $"{direct} direct throws outside ThrowHelper; move new messages into ThrowHelper.");
+    }
+}

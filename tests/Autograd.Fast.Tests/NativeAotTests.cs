@@ -1,0 +1,40 @@
+using System.Diagnostics;
+
+namespace Autograd.Fast.Tests;
+
+/// <summary>The tool publishes with NativeAOT (no trim or AOT warnings) and the native binary runs the walkthrough.</summary>
+public class NativeAotTests
+{
+    [Fact]
+    public void ToolPublishesWithNativeAotAndRunsTheSeedWalkthrough()
+    {
+        string output = Path.Combine(Path.GetTempPath(), "autograd-fast-aot-" + Environment.ProcessId);
+        var (publishCode, publishLog) = Run("dotnet",
+            $"publish \"{Path.Combine(RepositoryPaths.Root, "src", "Autograd.Fast.Tool")}\" -c Release -r linux-x64 --artifacts-path \"{output}\"",
+            TimeSpan.FromMinutes(10));
+        Assert.True(publishCode == 0, publishLog);
+        Assert.DoesNotMatch(@"warning (IL\d{4}|CS\d{4})", publishLog);
+
+        string binary = Directory.EnumerateFiles(output, "autograd-fast", SearchOption.AllDirectories)
+            .Single(f => f.Contains("publish", StringComparison.Ordinal));
+        var (code, text) = Run(binary, "seeds", TimeSpan.FromMinutes(2));
+        Assert.True(code == 0, text);
+        Assert.Contains("tensor(28., grad_fn=<MulBackward0>)", text, StringComparison.Ordinal);
+        Assert.Contains("tensor([ 0.,  4.,  8., 12.])", text, StringComparison.Ordinal);
+        Directory.Delete(output, recursive: true);
+    }
+
+    private static (int Code, string Output) Run(string file, string arguments, TimeSpan timeout)
+    {
+        var start = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            return (-1, $"timed out after {timeout}");
+        }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+}

@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""Oracle for error paths: records PyTorch's exact error messages and which graphs PyTorch lets
+you backward through twice without retain_graph.
+
+Run with the system interpreter, which has PyTorch 1.13:
+
+    /usr/bin/python3 tests/oracle/error_fixtures.py
+
+Writes tests/Autograd.Fast.Tests/Fixtures/errors.json:
+    {"messages": {scenario: first line of PyTorch's message},
+     "backward_twice": {op: true if a second .backward() of f(x).sum() succeeds}}
+ErrorTests.cs rebuilds each scenario in C# and compares the library's message with these.
+"""
+
+import json
+import os
+
+import torch
+
+messages = {}
+
+
+def record(name, f):
+    try:
+        f()
+    except Exception as e:  # noqa: BLE001 - we record whatever PyTorch raises
+        messages[name] = str(e).split("\n")[0]
+        return
+    raise AssertionError(f"{name}: PyTorch raised nothing")
+
+
+def leaf(*shape, dtype=torch.float32):
+    return torch.ones(*shape, dtype=dtype, requires_grad=True)
+
+
+# ---- backward ----
+record("implicit_grad_non_scalar", lambda: (leaf(2) * 2).backward())
+record("gradient_shape_mismatch", lambda: (leaf(2) * 2).backward(torch.ones(3)))
+
+
+def backward_twice():
+    y = (leaf(3) * leaf(3)).sum()
+    y.backward()
+    y.backward()
+
+
+record("backward_twice", backward_twice)
+record("backward_without_grad", lambda: torch.ones(2).sum().backward())
+
+# ---- requires_grad ----
+record("requires_grad_int64_factory", lambda: torch.zeros(3, dtype=torch.int64, requires_grad=True))
+
+
+def requires_grad_setter():
+    torch.zeros(3, dtype=torch.int64).requires_grad = True
+
+
+record("requires_grad_int64_setter", requires_grad_setter)
+record("requires_grad_int64_method", lambda: torch.zeros(3, dtype=torch.int64).requires_grad_())
+record("requires_grad_false_on_non_leaf", lambda: (leaf(3) * 2).requires_grad_(False))
+
+# ---- in-place writes ----
+record("leaf_zero_", lambda: leaf(3).zero_())
+record("leaf_add_", lambda: leaf(3).add_(torch.ones(3)))
+record("leaf_fill_", lambda: leaf(3).fill_(2.0))
+record("leaf_mul_", lambda: leaf(3).mul_(2.0))
+record("leaf_copy_", lambda: leaf(3).copy_(torch.zeros(3)))
+
+
+def assign_into_view_of_leaf():
+    x = leaf(2, 3)
+    v = x[0]
+    v[1] = torch.tensor(5.0)
+
+
+def assign_into_leaf():
+    x = leaf(2, 3)
+    x[0] = torch.tensor(5.0)
+
+
+def zero_transposed_leaf():
+    leaf(2, 3).t().zero_()
+
+
+record("assign_into_view_of_leaf", assign_into_view_of_leaf)
+record("assign_into_leaf", assign_into_leaf)
+record("zero_view_of_leaf", zero_transposed_leaf)
+
+
+def saved_value_modified_by_assignment():
+    a = leaf(3)
+    b = a * 2
+    c = b * b
+    b[0] = torch.tensor(5.0)
+    c.sum().backward()
+
+
+def saved_result_modified_by_slice_assignment():
+    x = leaf(4, 2)
+    y = x.exp()
+    y[1:3] = torch.zeros(2, 2)
+    y.sum().backward()
+
+
+def saved_leaf_modified_under_no_grad():
+    x = leaf(3)
+    w = torch.ones(3)
+    z = x * w
+    with torch.no_grad():
+        w.add_(torch.ones(3))
+    z.sum().backward()
+
+
+def saved_result_modified_under_no_grad():
+    a = leaf(3, dtype=torch.float64)
+    b = a.exp()
+    c = b.sum()
+    with torch.no_grad():
+        b[0] = torch.tensor(3.0, dtype=torch.float64)
+    c.backward()
+
+
+record("saved_value_modified_by_assignment", saved_value_modified_by_assignment)
+record("saved_result_modified_by_slice_assignment", saved_result_modified_by_slice_assignment)
+record("saved_leaf_modified_under_no_grad", saved_leaf_modified_under_no_grad)
+record("saved_result_modified_under_no_grad", saved_result_modified_under_no_grad)
+
+# ---- shapes and dtypes of products and broadcasting ----
+record("mm_shapes", lambda: torch.mm(torch.ones(2, 3), torch.ones(2, 3)))
+record("mm_self_not_matrix", lambda: torch.mm(torch.ones(3), torch.ones(3, 3)))
+record("mm_mat2_not_matrix", lambda: torch.mm(torch.ones(3, 3), torch.ones(3)))
+record("mm_dtype", lambda: torch.mm(torch.ones(2, 2), torch.ones(2, 2, dtype=torch.float64)))
+record("mv_size", lambda: torch.mv(torch.ones(2, 3), torch.ones(2)))
+record("mv_dtype", lambda: torch.mv(torch.ones(2, 2), torch.ones(2, dtype=torch.float64)))
+record("dot_2d", lambda: torch.dot(torch.ones(2, 3), torch.ones(2, 3)))
+record("dot_size", lambda: torch.dot(torch.ones(2), torch.ones(3)))
+record("dot_dtype", lambda: torch.dot(torch.ones(2), torch.ones(2, dtype=torch.float64)))
+record("matmul_2d_2d", lambda: torch.matmul(torch.ones(2, 3), torch.ones(2, 3)))
+record("matmul_2d_1d", lambda: torch.matmul(torch.ones(2, 3), torch.ones(2)))
+record("matmul_1d_2d", lambda: torch.matmul(torch.ones(2), torch.ones(3, 3)))
+record("matmul_1d_1d", lambda: torch.matmul(torch.ones(2), torch.ones(3)))
+record("broadcast_last_dim", lambda: torch.ones(2, 3) + torch.ones(2))
+record("broadcast_first_dim", lambda: torch.ones(2, 3) * torch.ones(4, 1))
+
+# ---- indexing and views ----
+record("index_out_of_range", lambda: torch.ones(3)[3])
+record("index_negative_out_of_range", lambda: torch.ones(3)[-4])
+record("index_second_dim_out_of_range", lambda: torch.ones(2, 3)[1, 3])
+record("index_0d", lambda: torch.tensor(1.0)[0])
+record("too_many_indices", lambda: torch.ones(3)[0, 0])
+record("too_many_indices_0d", lambda: torch.tensor(1.0)[0, 0])
+record("select_out_of_range", lambda: torch.ones(2, 3).select(1, 5))
+record("select_negative_dim_out_of_range", lambda: torch.ones(2, 3).select(-1, -4))
+record("select_0d", lambda: torch.tensor(1.0).select(0, 0))
+record("transpose_dim_out_of_range", lambda: torch.ones(2, 3).transpose(0, 2))
+record("t_3d", lambda: torch.ones(2, 3, 4).t())
+record("item_of_many", lambda: torch.ones(3).item())
+
+# ---- which graphs may be walked twice without retain_graph ----
+W = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=torch.float64)
+
+
+def copyslices_into_zeros(x):
+    y = torch.zeros(2, 3, dtype=x.dtype)
+    y[0] = x[1]
+    return y
+
+
+def copyslices_into_non_leaf(x):
+    y = x * 1.0
+    y[0] = x[1]
+    return y
+
+
+def copyslices_plain(x):
+    y = x + 0
+    y[0] = x[1]
+    return y
+
+
+TWICE = {
+    "add": lambda x: x + x,
+    "add_scalar": lambda x: x + 2,
+    "sub": lambda x: x - x.detach(),
+    "sub_scalar": lambda x: x - 2,
+    "rsub_scalar": lambda x: 2 - x,
+    "mul": lambda x: x * W.t(),
+    "mul_scalar": lambda x: x * 2,
+    "div": lambda x: x / W.t(),
+    "div_scalar": lambda x: x / 2,
+    "neg": lambda x: -x,
+    "reciprocal": lambda x: x.reciprocal(),
+    "pow": lambda x: x ** 2,
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.log(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "relu": lambda x: x.relu(),
+    "sum": lambda x: x.sum(),
+    "mean": lambda x: x.mean(),
+    "norm": lambda x: x.norm(),
+    "dot": lambda x: torch.dot(x[0], x[1]),
+    "mm": lambda x: x.mm(W),
+    "mv": lambda x: x.mv(W[:, 0]),
+    "matmul_1d_2d": lambda x: torch.matmul(x[0], W),
+    "t": lambda x: x.t(),
+    "transpose": lambda x: x.transpose(0, 1),
+    "select": lambda x: x[1],
+    "slice": lambda x: x[:, 0:3:2],
+    "unsqueeze": lambda x: x.unsqueeze(0),
+    "copyslices_plain": copyslices_plain,
+}
+
+backward_twice_allowed = {}
+for op, f in TWICE.items():
+    x = torch.tensor([[0.5, 1.5, 2.0], [1.2, 0.7, 1.1]], dtype=torch.float64, requires_grad=True)
+    y = f(x)
+    y = y.sum() if y.dim() else y
+    y.backward()
+    try:
+        y.backward()
+        backward_twice_allowed[op] = True
+    except RuntimeError as e:
+        assert "backward through the graph a second time" in str(e), (op, e)
+        backward_twice_allowed[op] = False
+
+out_path = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Autograd.Fast.Tests", "Fixtures", "errors.json")
+)
+with open(out_path, "w", encoding="utf-8") as fh:
+    json.dump({"torch": torch.__version__, "messages": messages, "backward_twice": backward_twice_allowed}, fh, indent=1)
+    fh.write("\n")
+print(f"torch {torch.__version__}: wrote {len(messages)} messages and {len(backward_twice_allowed)} ops to {out_path}")

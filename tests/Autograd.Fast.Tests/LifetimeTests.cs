@@ -69,6 +69,28 @@ public class LifetimeTests
     }
 
     [Fact]
+    public void TinyTensorsLiveInline_AndTheirViewsAndVersionsStillWork()
+    {
+        var x = Tensor.From(new[] { 1f, 2f }, requiresGrad: true); // 8 bytes: inline
+        var first = x[1];
+        Assert.Equal(2f, first.Item<float>());
+        var y = Tensor.Zeros(2);
+        var saved = y * 3;      // no grad: nothing saved
+        var z = x * y;          // saves y
+        y[0] = Tensor.From(5f);  // bumps y's version
+        var e = Assert.Throws<InvalidOperationException>(() => z.Sum().Backward());
+        Assert.Contains("modified by an inplace operation", e.Message);
+        Assert.Equal("tensor([0., 0.])", saved.ToString());
+        using (Autograd.Scope())
+        {
+            // A scalar gradient reshaped by the engine (unsqueeze backward) must not alias a released temporary.
+            var v = x.Unsqueeze(0).Sum();
+            v.Backward();
+        }
+        Assert.Equal(new[] { 1f, 1f }, x.Grad!.Value.ToArray<float>());
+    }
+
+    [Fact]
     public void LeavesMadeOutsideAScope_KeepTheirGrad()
     {
         var w = Tensor.Ones(3, requiresGrad: true);
@@ -177,10 +199,11 @@ public class LifetimeTests
     }
 
     [Fact]
-    public void BuffersAreSixtyFourByteAligned()
+    public void PooledBuffersAreSixtyFourByteAligned()
     {
+        // Tensors of up to 16 bytes keep their data inline in their record; larger ones use the pool.
         using var scope = Autograd.Scope();
-        for (int n = 1; n < 100; n += 7)
+        for (int n = 5; n < 100; n += 7)
         {
             var t = Tensor.Zeros(n);
             unsafe

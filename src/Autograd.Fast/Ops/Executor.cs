@@ -61,6 +61,44 @@ internal static unsafe class Executor
         where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
     {
         ref TensorRecord o = ref c.Records[result];
+        DType dtype = o.DType;
+        int n = o.NumEl;
+        T* d = c.Pointer<T>(result);
+        // Fast path: every operand is a scalar or a same-dtype contiguous tensor of one element or
+        // of the result's element count (which, for a broadcastable operand, means the same layout).
+        T sx, sy, sz;
+        T* ex, ey, ez;
+        if (TryFlat(c, x, dtype, n, &sx, out ex, out bool bx) && TryFlat(c, y, dtype, n, &sy, out ey, out bool by) && TryFlat(c, z, dtype, n, &sz, out ez, out bool bz))
+        {
+            if (n == 1) *d = TOp.Invoke(*ex, *ey, *ez); // scalar graphs: no driver
+            else RunFlat<T, TOp>(Kinds(bx, by, bz), ex, ey, ez, d, n);
+            return;
+        }
+        RunGeneral<T, TOp>(c, x, y, z, result);
+    }
+
+    private static bool TryFlat<T>(TensorContext c, Operand operand, DType dtype, int n, T* scalar, out T* pointer, out bool broadcast)
+        where T : unmanaged, INumber<T>
+    {
+        if (operand.IsScalar)
+        {
+            *scalar = T.CreateTruncating(operand.Scalar);
+            pointer = scalar;
+            broadcast = true;
+            return true;
+        }
+        ref TensorRecord r = ref c.Records[operand.Slot];
+        pointer = null;
+        broadcast = r.NumEl == 1;
+        if (r.DType != dtype || (!broadcast && (r.NumEl != n || !r.IsContiguous))) return false;
+        pointer = c.Pointer<T>(operand.Slot);
+        return true;
+    }
+
+    private static void RunGeneral<T, TOp>(TensorContext c, Operand x, Operand y, Operand z, int result)
+        where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
+    {
+        ref TensorRecord o = ref c.Records[result];
         Prepared<T> px = default, py = default, pz = default;
         Prepare(c, x, ref px, o);
         Prepare(c, y, ref py, o);

@@ -3,10 +3,11 @@ using System.Runtime.CompilerServices;
 namespace Autograd.Fast.Storage;
 
 /// <summary>
-/// A growable array whose elements never move: it grows by adding pages. A <c>ref</c> to a tensor
-/// record or node therefore stays valid while ops allocate more of them.
+/// A growable array whose elements never move: it grows by adding pages, allocated on the pinned
+/// heap. A <c>ref</c> to a tensor record or node therefore stays valid while ops allocate more of
+/// them, and a pointer to a record's inline data stays valid across garbage collections.
 /// </summary>
-internal struct PagedArray<T>
+internal struct PagedArray<T> where T : unmanaged
 {
     private const int PageBits = 10;
     private const int PageSize = 1 << PageBits;
@@ -35,7 +36,7 @@ internal struct PagedArray<T>
         {
             int page = _capacity >> PageBits;
             if (page == _pages.Length) Array.Resize(ref _pages, _pages.Length * 2);
-            _pages[page] = new T[PageSize];
+            _pages[page] = GC.AllocateArray<T>(PageSize, pinned: true);
             _capacity += PageSize;
         }
     }

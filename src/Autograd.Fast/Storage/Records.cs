@@ -16,7 +16,7 @@ internal enum TensorFlags : byte
 internal struct TensorRecord
 {
     public int Generation;       // bumped on release; a handle with an older one is stale
-    public int Storage;          // index into the context's storages
+    public int Storage;          // >= 0: index into the context's storages; < 0: inline data of slot -(Storage + 1)
     public int Offset;           // in elements
     public int NumEl;
     public DType DType;
@@ -28,6 +28,16 @@ internal struct TensorRecord
     public int GradSlot;         // leaf's .Grad, -1 until the first backward reaches it
     public int ScopeDepth;       // owning scope frame; -1 for engine temporaries
     public int ReleasedByScope;  // id of the scope whose end released this slot (diagnostics for stale handles)
+    public int InlineVersion;    // version counter of inline data (pooled storages keep theirs in StorageRecord)
+    public long Inline0, Inline1; // data of tiny tensors (up to 16 bytes) lives here, not in the pool
+
+    /// <summary>Tiny tensors keep their elements in their own record: no pool round trip for scalars.</summary>
+    public const int InlineBytes = 16;
+
+    public readonly bool IsInline => Storage < 0;
+
+    /// <summary>The slot whose record holds the inline data (this tensor's, or its base's for a view).</summary>
+    public readonly int InlineOwner => -(Storage + 1);
 
     public readonly bool IsContiguous
     {

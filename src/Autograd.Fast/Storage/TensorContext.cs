@@ -103,16 +103,43 @@ internal sealed unsafe class TensorContext
     public int NewTensor(DType dtype, ReadOnlySpan<int> shape, bool zero, bool temporary = false)
     {
         int numel = Dims.NumEl(shape);
-        int storage = NewStorage((long)numel * dtype.ElementSize(), zero);
-        return NewSlot(storage, dtype, shape, Dims.ContiguousStrides(shape), 0, numel, temporary ? -1 : _depth);
+        long bytes = (long)numel * dtype.ElementSize();
+        int slot = NewSlot(bytes <= TensorRecord.InlineBytes ? -1 : NewStorage(bytes, zero), dtype, shape, 0, numel, temporary ? -1 : _depth);
+        ref TensorRecord r = ref Records[slot];
+        if (r.Storage == -1)
+        {
+            r.Storage = -(slot + 1);
+            r.InlineVersion = 0;
+            if (zero) r.Inline0 = r.Inline1 = 0;
+        }
+        else Storages[r.Storage].RefCount++;
+        WriteContiguousStrides(ref r);
+        return slot;
     }
 
-    /// <summary>A view of <paramref name="baseSlot"/>'s storage with its own shape, strides and offset.</summary>
+    private static void WriteContiguousStrides(ref TensorRecord r)
+    {
+        int stride = 1;
+        for (int i = r.Rank - 1; i >= 0; i--)
+        {
+            r.Strides[i] = stride;
+            stride *= r.Shape[i];
+        }
+    }
+
+    /// <summary>
+    /// A view of <paramref name="baseSlot"/>'s storage with its own shape, strides and offset. An
+    /// engine temporary of a tiny base is a copy instead: the base's record, which holds the data,
+    /// may be released before the temporary.
+    /// </summary>
     public int NewView(int baseSlot, ReadOnlySpan<int> shape, in Dims strides, int offset, bool temporary = false)
     {
         ref TensorRecord b = ref Records[baseSlot];
-        int slot = NewSlot(b.Storage, b.DType, shape, strides, offset, Dims.NumEl(shape), temporary ? -1 : _depth);
+        if (temporary && b.IsInline) return InlineCopy(baseSlot, shape, strides, offset);
+        int slot = NewSlot(b.Storage, b.DType, shape, offset, Dims.NumEl(shape), temporary ? -1 : _depth);
         ref TensorRecord v = ref Records[slot];
+        for (int i = 0; i < v.Rank; i++) v.Strides[i] = strides[i];
+        if (v.Storage >= 0) Storages[v.Storage].RefCount++;
         v.Flags |= TensorFlags.IsView;
         ref TensorRecord baseRecord = ref Records[baseSlot];
         bool baseIsGradLeaf = (baseRecord.Flags & TensorFlags.RequiresGrad) != 0 && baseRecord.Node < 0;
@@ -120,7 +147,25 @@ internal sealed unsafe class TensorContext
         return slot;
     }
 
-    private int NewSlot(int storage, DType dtype, ReadOnlySpan<int> shape, in Dims strides, int offset, int numel, int scopeDepth)
+    /// <summary>A contiguous temporary holding the elements of a (tiny, inline) strided view.</summary>
+    private int InlineCopy(int baseSlot, ReadOnlySpan<int> shape, in Dims strides, int offset)
+    {
+        int copy = NewTensor(Records[baseSlot].DType, shape, zero: false, temporary: true);
+        int elementSize = Records[baseSlot].DType.ElementSize();
+        byte* src = (byte*)Unsafe.AsPointer(ref Records[Records[baseSlot].InlineOwner].Inline0);
+        byte* dst = (byte*)Pointer<byte>(copy);
+        Dims index = default;
+        for (int e = 0, n = Records[copy].NumEl; e < n; e++)
+        {
+            int at = offset;
+            for (int d = 0; d < shape.Length; d++) at += index[d] * strides[d];
+            Buffer.MemoryCopy(src + (nint)at * elementSize, dst + (nint)e * elementSize, elementSize, elementSize);
+            for (int d = shape.Length - 1; d >= 0 && ++index[d] == shape[d]; d--) index[d] = 0;
+        }
+        return copy;
+    }
+
+    private int NewSlot(int storage, DType dtype, ReadOnlySpan<int> shape, int offset, int numel, int scopeDepth)
     {
         int slot;
         if (_freeSlotCount > 0) slot = _freeSlots[--_freeSlotCount];
@@ -134,14 +179,13 @@ internal sealed unsafe class TensorContext
         r.Offset = offset;
         r.NumEl = numel;
         r.DType = dtype;
+        if (shape.Length > Dims.MaxRank) ThrowHelper.RankTooLarge(shape.Length);
         r.Rank = (byte)shape.Length;
         r.Flags = TensorFlags.Live;
-        r.Shape = Dims.From(shape);
-        r.Strides = strides;
+        for (int i = 0; i < shape.Length; i++) r.Shape[i] = shape[i];
         r.Node = -1;
         r.GradSlot = -1;
         r.ScopeDepth = scopeDepth;
-        Storages[storage].RefCount++;
         if (scopeDepth > 0) AddOwned(scopeDepth, slot);
         return slot;
     }
@@ -175,8 +219,8 @@ internal sealed unsafe class TensorContext
         r.Generation++;
         r.Flags = TensorFlags.None;
         r.ReleasedByScope = releasedByScope;
-        ReleaseStorageReference(r.Storage);
-        r.Storage = -1;
+        if (r.Storage >= 0) ReleaseStorageReference(r.Storage);
+        r.Storage = int.MinValue;
         if (_freeSlotCount == _freeSlots.Length) Array.Resize(ref _freeSlots, _freeSlots.Length * 2);
         _freeSlots[_freeSlotCount++] = slot;
     }
@@ -231,18 +275,21 @@ internal sealed unsafe class TensorContext
     public T* Pointer<T>(int slot) where T : unmanaged
     {
         ref TensorRecord r = ref Records[slot];
-        return (T*)Storages[r.Storage].Pointer + r.Offset;
+        byte* data = r.Storage >= 0 ? (byte*)Storages[r.Storage].Pointer : (byte*)Unsafe.AsPointer(ref Records[r.InlineOwner].Inline0);
+        return (T*)data + r.Offset;
     }
 
     /// <summary>The elements of a contiguous tensor.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Span<T> Span<T>(int slot) where T : unmanaged
+    public Span<T> Span<T>(int slot) where T : unmanaged => new(Pointer<T>(slot), Records[slot].NumEl);
+
+    public void BumpVersion(int slot) => VersionOf(slot)++;
+
+    public int Version(int slot) => VersionOf(slot);
+
+    private ref int VersionOf(int slot)
     {
         ref TensorRecord r = ref Records[slot];
-        return new Span<T>((T*)Storages[r.Storage].Pointer + r.Offset, r.NumEl);
+        return ref r.Storage >= 0 ? ref Storages[r.Storage].Version : ref Records[r.InlineOwner].InlineVersion;
     }
-
-    public void BumpVersion(int slot) => Storages[Records[slot].Storage].Version++;
-
-    public int Version(int slot) => Storages[Records[slot].Storage].Version;
 }

@@ -1,4 +1,5 @@
 using Autograd.Fast.Tool.Seeds;
+using Autograd.Fast.Tool.Workloads;
 
 namespace Autograd.Fast.Tool;
 
@@ -10,6 +11,7 @@ internal static class Program
         Commands:
           seeds [NAME]   Run the PyTorch autograd tutorials in ../shared/seeds translated to C#, cell by cell:
                          each cell's C# code, then its output. NAME picks one notebook (000 ... 004).
+          peers [OPTS]   Run the peer workloads W1-W8 (shared/workloads.md) as JSON lines; `peers --help`.
           help           Show this text.
         """;
 
@@ -20,6 +22,8 @@ internal static class Program
         {
             case "seeds":
                 return SeedWalkthrough.Run(Console.Out, args.Length > 1 ? args[1] : null);
+            case "peers":
+                return PeersCommand.Run(args[1..], Console.Out, Console.Error);
             case "help" or "--help" or "-h":
                 Console.WriteLine(Usage);
                 return 0;

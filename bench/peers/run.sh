@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The peer workloads W1-W8 of shared/workloads.md, side by side:
+#
+#   bench/peers/run.sh csharp      # the library (tool published with NativeAOT): JSON lines on stdout
+#   bench/peers/run.sh torch       # PyTorch (Python), variants default/passive/tuned: JSON lines
+#   bench/peers/run.sh libtorch    # LibTorch (C++), variants default/passive/tuned: JSON lines
+#   bench/peers/run.sh all [--save results/NAME]
+#                                  # all three, twice, interleaved; the JSON lines, then table.py's table
+#                                  # (--save: also writes NAME.jsonl and NAME.txt, relative to bench/peers)
+#   bench/peers/run.sh smoke       # CI: one check step per workload in every impl, PASS/FAIL, no timing
+#
+# W1-W4 and W8 run at 1 thread, W5-W7 at 1 and 2. Prerequisites: bench/peers/install.sh (Debian's
+# python3-torch, libtorch-dev, libopenblas0-pthread, cmake, g++) and the .NET SDK. Builds go to
+# bench/peers/build/ (ignored by git; PEERS_BUILD overrides), progress and build logs to stderr.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BUILD="${PEERS_BUILD:-$HERE/build}"
+PY=/usr/bin/python3
+RUNS="${PEERS_RUNS:-2}"
+VARIANTS=(default passive tuned)
+
+log() { echo "[peers $(date +%T)] $*" >&2; }
+
+# ---- builds -------------------------------------------------------------------------------------
+
+build_csharp() {
+    log "publishing the tool with NativeAOT -> $BUILD/csharp"
+    # A private artifacts path: other builds of the repository may be running at the same time.
+    # IlcInstructionSet: NativeAOT compiles for a baseline x86-64 (SSE4.2: Vector<T> 16 bytes, no
+    # Vector256/512) unless told otherwise, while torch dispatches to AVX2/AVX-512 at run time and the JIT
+    # uses the machine's ISA. "native" targets this machine's (AVX-512 here); PEERS_ILC_ISA="" gives the
+    # plain baseline publish. The JSON's env shows the result (vector512, vector_bytes).
+    local isa=()
+    if [ -n "${PEERS_ILC_ISA-native}" ]; then isa=("-p:IlcInstructionSet=${PEERS_ILC_ISA-native}"); fi
+    dotnet publish "$ROOT/src/Autograd.Fast.Tool" -c Release -r linux-x64 "${isa[@]}" \
+        --artifacts-path "$BUILD/dotnet-artifacts" -o "$BUILD/csharp" -nologo -v quiet >&2
+    test -x "$BUILD/csharp/autograd-fast"
+}
+
+build_libtorch() {
+    log "building the LibTorch peer -> $BUILD/libtorch"
+    cmake -S "$HERE/libtorch" -B "$BUILD/libtorch" -DCMAKE_BUILD_TYPE=Release >&2
+    cmake --build "$BUILD/libtorch" -j2 >&2
+    test -x "$BUILD/libtorch/peers-libtorch"
+}
+
+# ---- variants (workloads.md's table) -----------------------------------------------------------
+# Each variant's environment is set explicitly, whatever this shell inherited:
+#   default: OPENBLAS_CORETYPE=Haswell (what the project's machines inherit), spinning libgomp, AVX2 ATen
+#   passive: default + OMP_WAIT_POLICY=PASSIVE
+#   tuned:   OPENBLAS_CORETYPE unset (auto-detect AVX-512 kernels), ATEN_CPU_CAPABILITY=avx512,
+#            OMP_WAIT_POLICY=PASSIVE, GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...:trim_threshold=...
+variant_env() {
+    local clear=(-u OPENBLAS_CORETYPE -u OMP_WAIT_POLICY -u ATEN_CPU_CAPABILITY -u GLIBC_TUNABLES -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS)
+    case "$1" in
+        default) echo "${clear[*]} OPENBLAS_CORETYPE=Haswell" ;;
+        passive) echo "${clear[*]} OPENBLAS_CORETYPE=Haswell OMP_WAIT_POLICY=PASSIVE" ;;
+        tuned) echo "${clear[*]} ATEN_CPU_CAPABILITY=avx512 OMP_WAIT_POLICY=PASSIVE GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824" ;;
+        *) echo "unknown variant $1" >&2; return 1 ;;
+    esac
+}
+
+# ---- suites: JSON lines on stdout ----------------------------------------------------------------
+
+run_csharp() {   # $1: run id
+    log "csharp run $1"
+    "$BUILD/csharp/autograd-fast" peers --run "$1"
+}
+
+run_torch() {    # $1: run id
+    local v
+    for v in "${VARIANTS[@]}"; do
+        for t in 1 2; do
+            log "torch-python run $1 variant $v threads $t"
+            # shellcheck disable=SC2046
+            env $(variant_env "$v") "$PY" "$HERE/torch_workloads.py" --threads "$t" --run "$1" --variant "$v"
+        done
+    done
+}
+
+run_libtorch() { # $1: run id
+    local v
+    for v in "${VARIANTS[@]}"; do
+        for t in 1 2; do
+            log "libtorch-cpp run $1 variant $v threads $t"
+            # shellcheck disable=SC2046
+            env $(variant_env "$v") "$BUILD/libtorch/peers-libtorch" --threads "$t" --run "$1" --variant "$v"
+        done
+    done
+}
+
+run_smoke() {
+    local failed=0
+    log "smoke: csharp"
+    "$BUILD/csharp/autograd-fast" peers --smoke || failed=1
+    for t in 1 2; do
+        log "smoke: torch-python threads $t"
+        # shellcheck disable=SC2046
+        env $(variant_env default) "$PY" "$HERE/torch_workloads.py" --smoke --threads "$t" || failed=1
+        log "smoke: libtorch-cpp threads $t"
+        # shellcheck disable=SC2046
+        env $(variant_env default) "$BUILD/libtorch/peers-libtorch" --smoke --threads "$t" || failed=1
+    done
+    if [ "$failed" -ne 0 ]; then log "SMOKE FAILED"; return 1; fi
+    log "smoke: all PASS"
+}
+
+mode="${1:-}"
+case "$mode" in
+    csharp) build_csharp; run_csharp "${PEERS_RUN:-1}" ;;
+    torch) run_torch "${PEERS_RUN:-1}" ;;
+    libtorch) build_libtorch; run_libtorch "${PEERS_RUN:-1}" ;;
+    smoke) build_csharp; build_libtorch; run_smoke ;;
+    all)
+        save=""
+        if [ "${2:-}" = "--save" ]; then
+            save="${3:?--save needs a path}"
+            case "$save" in /*) ;; *) save="$HERE/$save" ;; esac
+            mkdir -p "$(dirname "$save")"
+        fi
+        start=$(date +%s)
+        load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+        build_csharp
+        build_libtorch
+        lines="$BUILD/all-$(date +%Y%m%d-%H%M%S).jsonl"
+        mkdir -p "$BUILD"
+        : > "$lines"
+        for ((r = 1; r <= RUNS; r++)); do
+            # interleaved: every suite once per round, so machine noise spreads over all of them
+            run_csharp "$r" | tee -a "$lines"
+            run_torch "$r" | tee -a "$lines"
+            run_libtorch "$r" | tee -a "$lines"
+        done
+        echo
+        "$PY" "$HERE/table.py" "$lines" | tee "$lines.txt"
+        elapsed=$(( $(date +%s) - start ))
+        log "all: ${elapsed} s in total (builds included); JSON lines in $lines"
+        if [ -n "$save" ]; then
+            cp "$lines" "$save.jsonl"
+            { cat "$lines.txt"; echo
+              echo "run.sh all: ${elapsed} s in total (builds included), $(nproc) cores, $(date -u +%FT%TZ)"
+              echo "load average (1/5/15 min) at start: $load_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$save.txt"
+            log "saved $save.jsonl and $save.txt"
+        fi
+        ;;
+    *)
+        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Side-by-side table of the peer workloads' JSON lines (shared/workloads.md's format).
+
+    python3 bench/peers/table.py results/2026-11-21.jsonl      # or: ... | python3 bench/peers/table.py
+
+Reads JSON lines (other lines are ignored) from the files given, or stdin. For each workload and
+thread count it shows our median ("csharp"), the best peer line (the impl/variant with the lowest
+median, whatever its variant) and the ratio peer / ours: how many times faster we are (< 1: slower).
+Each line is run at least twice (run.sh all); a (workload, impl, variant, threads) uses its best run,
+i.e. the lowest median over runs, for ours and for the peers alike. Then the check values of each impl
+side by side. Standard library only.
+"""
+
+import json
+import sys
+from collections import defaultdict
+
+OURS = "csharp"
+PEERS = ["torch-python", "libtorch-cpp"]
+
+
+def read_lines(paths):
+    rows = []
+    streams = [open(p, encoding="utf-8") for p in paths] if paths else [sys.stdin]
+    for stream in streams:
+        for text in stream:
+            text = text.strip()
+            if not text.startswith("{"):
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            if "workload" in row and "median_ns" in row:
+                rows.append(row)
+    return rows
+
+
+def fmt_time(ns):
+    if ns is None:
+        return "-"
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3g} {unit}" if ns / scale < 100 else f"{ns / scale:.0f} {unit}"
+    return f"{ns:.0f} ns"
+
+
+def rate(row, nodes_ok=True):
+    """The derived rate of workloads.md for a line: GFLOP/s (W5, W7), GB/s (W6), ns/node (W1-W3)."""
+    if row is None:
+        return ""
+    if "gflops" in row:
+        return f"{row['gflops']:.1f} GFLOP/s"
+    if "gbps" in row:
+        return f"{row['gbps']:.2f} GB/s"
+    if "ns_per_node" in row and nodes_ok:
+        return f"{row['ns_per_node']:.0f} ns/node"
+    return ""
+
+
+def fmt_value(v):
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.9g}" if isinstance(v, (int, float)) else str(v)
+
+
+def render(rows):
+    out = []
+    # best run per (workload, threads, impl, variant)
+    best = {}
+    runs = defaultdict(set)
+    names = {}
+    for r in rows:
+        key = (r["workload"], int(r["threads"]), r["impl"], r.get("variant", "default"))
+        runs[key].add(str(r.get("run", "")))
+        names[r["workload"]] = r.get("name", "")
+        if key not in best or r["median_ns"] < best[key]["median_ns"]:
+            best[key] = r
+    cases = sorted({(k[0], k[1]) for k in best}, key=lambda c: (int(c[0][1:]) if c[0][1:].isdigit() else 99, c[1]))
+
+    header = ["workload", "thr", "csharp", "rate", "best peer", "median", "rate", "peer/ours", "torch-python best", "libtorch-cpp best"]
+    table = []
+    for wid, threads in cases:
+        ours = next((best[k] for k in best if k[:3] == (wid, threads, OURS)), None)
+        peer_rows = [best[k] for k in best if k[0] == wid and k[1] == threads and k[2] in PEERS]
+        top = min(peer_rows, key=lambda r: r["median_ns"]) if peer_rows else None
+        per_impl = []
+        for impl in PEERS:
+            rs = [best[k] for k in best if k[:3] == (wid, threads, impl)]
+            b = min(rs, key=lambda r: r["median_ns"]) if rs else None
+            per_impl.append(f"{fmt_time(b['median_ns'])} ({b.get('variant', '')})" if b else "-")
+        ratio = f"{top['median_ns'] / ours['median_ns']:.2f}x" if ours and top else "-"
+        table.append([f"{wid} {names.get(wid, '')}", str(threads),
+                      fmt_time(ours["median_ns"]) if ours else "-", rate(ours),
+                      f"{top['impl']}/{top.get('variant', '')}" if top else "-", fmt_time(top["median_ns"]) if top else "-", rate(top),
+                      ratio] + per_impl)
+    widths = [max(len(header[i]), *(len(row[i]) for row in table)) if table else len(header[i]) for i in range(len(header))]
+    line = lambda cells: "  ".join(c.ljust(w) if i in (0, 4, 8, 9) else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    nruns = sorted({len(v) for v in runs.values()})
+    out.append(f"Peer workloads (shared/workloads.md): median per step, best of {'/'.join(map(str, nruns))} run(s) per line; "
+               f"peer/ours > 1 means csharp is faster.")
+    out.append("")
+    out.append(line(header))
+    out.append(line(["-" * w for w in widths]))
+    for row in table:
+        out.append(line(row))
+
+    # check values side by side
+    out.append("")
+    out.append("Check values (after backward, before zeroing; one check step from fresh state per line). "
+               "A value differing between an impl's lines (threads, variants, runs) is shown as first [min .. max].")
+    checks = defaultdict(lambda: defaultdict(list))   # (wid) -> (key, impl) -> values
+    keys = defaultdict(list)
+    for r in sorted(rows, key=lambda r: (int(r["threads"]), r.get("variant", "") != "default", str(r.get("run", "")))):
+        for k, v in (r.get("check") or {}).items():
+            if k not in keys[r["workload"]]:
+                keys[r["workload"]].append(k)
+            checks[r["workload"]][(k, r["impl"])].append(v)
+    impls = [OURS] + PEERS
+    cheader = ["workload", "check"] + impls
+    crows = []
+    for wid in sorted(keys, key=lambda w: int(w[1:]) if w[1:].isdigit() else 99):
+        for k in keys[wid]:
+            cells = [f"{wid} {names.get(wid, '')}", k]
+            for impl in impls:
+                vs = checks[wid].get((k, impl), [])
+                if not vs:
+                    cells.append("-")
+                elif len(set(vs)) == 1:
+                    cells.append(fmt_value(vs[0]))
+                else:
+                    cells.append(f"{fmt_value(vs[0])} [{fmt_value(min(vs))} .. {fmt_value(max(vs))}]")
+            crows.append(cells)
+    cw = [max(len(cheader[i]), *(len(r[i]) for r in crows)) if crows else len(cheader[i]) for i in range(len(cheader))]
+    out.append("")
+    out.append("  ".join(c.ljust(w) for c, w in zip(cheader, cw)))
+    out.append("  ".join("-" * w for w in cw))
+    for r in crows:
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, cw)))
+
+    # environments
+    out.append("")
+    out.append("Environments (per impl and variant, from its first line):")
+    seen = set()
+    for r in rows:
+        key = (r["impl"], r.get("variant", "default"), int(r["threads"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        env = r.get("env") or {}
+        shown = {k: v for k, v in env.items() if v not in ("", None)}
+        out.append(f"  {r['impl']}/{key[1]} threads={key[2]}: {json.dumps(shown)}")
+    return "\n".join(out)
+
+
+def main():
+    rows = read_lines(sys.argv[1:])
+    if not rows:
+        sys.exit("table.py: no JSON lines found")
+    print(render(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -128,8 +128,7 @@ internal static class Engine
                 pending[edge] = grad; // the first gradient moves in
                 return 1;
             }
-            Accumulate.AddInto(c, waiting, grad);
-            c.ReleaseTemporary(grad);
+            pending[edge] = Accumulate.Sum(c, waiting, grad);
             return 0;
         }
         Deliver(c, edge, input, grad);
@@ -143,6 +142,13 @@ internal static class Engine
         ref TensorRecord r = ref c.Records[leaf];
         if (r.GradSlot < 0)
         {
+            // A broadcast or view gradient is written out first: a .Grad owns dense memory.
+            if (!c.Records[grad].IsContiguous || (c.Records[grad].Flags & TensorFlags.IsView) != 0)
+            {
+                int dense = OpSupport.CopyOf(c, grad);
+                c.ReleaseTemporary(grad);
+                grad = dense;
+            }
             c.AdoptTemporary(grad, leaf);
             r.GradSlot = grad;
             return;
@@ -159,6 +165,12 @@ internal static class Engine
         if (!Broadcasting.SameShape(g, x))
         {
             if (!BroadcastsTo(x, g)) ThrowHelper.GradientRuleShape(OpNames.GradFnName(n.Kind), index, new Size(g.Shape, g.Rank), new Size(x.Shape, x.Rank));
+            if (!g.IsContiguous)
+            {
+                int dense = OpSupport.CopyOf(c, grad); // SumToShape reads rows of a dense gradient
+                c.ReleaseTemporary(grad);
+                grad = dense;
+            }
             int summed = Broadcasting.SumToShape(c, grad, x.Shape, x.Rank);
             c.ReleaseTemporary(grad);
             grad = summed;

@@ -3,9 +3,27 @@ using Autograd.Fast.Storage;
 
 namespace Autograd.Fast.Ops;
 
-/// <summary>In-place gradient accumulation: <c>dst += src</c> (same shape).</summary>
+/// <summary>Gradient accumulation: <c>dst += src</c> (same shape).</summary>
 internal static class Accumulate
 {
+    /// <summary>
+    /// Adds two engine temporaries and releases what is no longer needed: in place into
+    /// <paramref name="first"/> when it owns dense memory, else (a broadcast view) into a new one.
+    /// </summary>
+    public static int Sum(TensorContext c, int first, int second)
+    {
+        if (c.Records[first].IsContiguous && (c.Records[first].Flags & TensorFlags.IsView) == 0)
+        {
+            AddInto(c, first, second);
+            c.ReleaseTemporary(second);
+            return first;
+        }
+        int sum = OpSupport.GradMap<AddOperator>(c, second, Operand.Of(first), Operand.Of(second));
+        c.ReleaseTemporary(first);
+        c.ReleaseTemporary(second);
+        return sum;
+    }
+
     public static void AddInto(TensorContext c, int destination, int source)
     {
         if (c.Records[destination].IsContiguous)

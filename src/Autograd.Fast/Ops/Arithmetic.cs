@@ -159,6 +159,13 @@ namespace Autograd.Fast.Ops
 
         public static void MulBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
         {
+            if (n.Saved0 == n.Saved1 && n.Edge0 == n.Edge1 && n.Edge0 != Node.NoEdge)
+            {
+                // a * a: both gradients go to the same place; g * (2 * a) in one pass equals g*a + g*a bit for bit.
+                g0 = GradMap<GradTimesScaledOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0), Operand.Of(2.0));
+                g1 = -1;
+                return;
+            }
             g0 = n.Edge0 != Node.NoEdge ? GradMap<MultiplyOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved1)) : -1;
             g1 = n.Edge1 != Node.NoEdge ? GradMap<MultiplyOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)) : -1;
         }

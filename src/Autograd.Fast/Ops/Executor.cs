@@ -1,6 +1,7 @@
 using System.Numerics;
 using Autograd.Fast.Simd;
 using Autograd.Fast.Storage;
+using Autograd.Fast.Threading;
 
 namespace Autograd.Fast.Ops;
 
@@ -174,7 +175,40 @@ internal static unsafe class Executor
     private static int Kinds(bool x, bool y, bool z) => (x ? 1 : 0) | (y ? 2 : 0) | (z ? 4 : 0);
 
     /// <summary>One contiguous run; bit k of <paramref name="kinds"/> says operand k is one broadcast value.</summary>
+    /// <summary>Large runs are cut into fixed chunks spread over the worker pool (elementwise: any split gives the same bits).</summary>
     private static void RunFlat<T, TOp>(int kinds, T* x, T* y, T* z, T* d, nint n)
+        where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
+    {
+        if (!Chunking.ShouldSplit(n))
+        {
+            RunFlatSerial<T, TOp>(kinds, x, y, z, d, n);
+            return;
+        }
+        var job = new FlatJob<T> { Kinds = kinds, X = x, Y = y, Z = z, D = d, Length = n };
+        WorkerPool.For(Chunking.ChunkCount(n), &RunFlatChunk<T, TOp>, &job);
+    }
+
+    private struct FlatJob<T> where T : unmanaged
+    {
+        public int Kinds;
+        public T* X, Y, Z, D;
+        public nint Length;
+    }
+
+    private static void RunFlatChunk<T, TOp>(void* state, int chunk)
+        where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
+    {
+        ref FlatJob<T> job = ref *(FlatJob<T>*)state;
+        var (start, length) = Chunking.Range(chunk, job.Length);
+        // A broadcast operand (its bit set in Kinds) is one value: it does not move with the chunk.
+        RunFlatSerial<T, TOp>(job.Kinds,
+            (job.Kinds & 1) != 0 ? job.X : job.X + start,
+            (job.Kinds & 2) != 0 ? job.Y : job.Y + start,
+            (job.Kinds & 4) != 0 ? job.Z : job.Z + start,
+            job.D + start, length);
+    }
+
+    private static void RunFlatSerial<T, TOp>(int kinds, T* x, T* y, T* z, T* d, nint n)
         where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
     {
         switch (kinds)

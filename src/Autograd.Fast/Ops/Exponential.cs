@@ -4,6 +4,7 @@ using Autograd.Fast.Graph;
 using Autograd.Fast.Ops;
 using Autograd.Fast.Simd;
 using Autograd.Fast.Storage;
+using Autograd.Fast.Threading;
 using static Autograd.Fast.Ops.OpSupport;
 
 namespace Autograd.Fast
@@ -138,9 +139,36 @@ namespace Autograd.Fast.Ops
             DType dtype = c.Records[result].DType;
             int source = c.Records[x].DType != dtype ? StridedCopy.CastToTemporary(c, x, dtype) : StridedCopy.ContiguousOrSelf(c, x);
             int n = c.Records[result].NumEl;
-            if (dtype == DType.Float32) Apply(f, new ReadOnlySpan<float>(c.Pointer<float>(source), n), new Span<float>(c.Pointer<float>(result), n), (float)p);
-            else Apply(f, new ReadOnlySpan<double>(c.Pointer<double>(source), n), new Span<double>(c.Pointer<double>(result), n), p);
+            if (dtype == DType.Float32) Apply(f, c.Pointer<float>(source), c.Pointer<float>(result), n, (float)p);
+            else Apply(f, c.Pointer<double>(source), c.Pointer<double>(result), n, p);
             if (source != x) c.ReleaseTemporary(source);
+        }
+
+        /// <summary>Large inputs run in fixed chunks on the worker pool.</summary>
+        private static void Apply<T>(TranscendentalFunction f, T* x, T* d, int n, T p) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (!Chunking.ShouldSplit(n))
+            {
+                Apply(f, new ReadOnlySpan<T>(x, n), new Span<T>(d, n), p);
+                return;
+            }
+            var job = new TranscendentalJob<T> { Function = f, X = x, D = d, Length = n, Exponent = p };
+            WorkerPool.For(Chunking.ChunkCount(n), &ApplyChunk<T>, &job);
+        }
+
+        private struct TranscendentalJob<T> where T : unmanaged
+        {
+            public TranscendentalFunction Function;
+            public T* X, D;
+            public nint Length;
+            public T Exponent;
+        }
+
+        private static void ApplyChunk<T>(void* state, int chunk) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            ref TranscendentalJob<T> job = ref *(TranscendentalJob<T>*)state;
+            var (start, length) = Chunking.Range(chunk, job.Length);
+            Apply(job.Function, new ReadOnlySpan<T>(job.X + start, (int)length), new Span<T>(job.D + start, (int)length), job.Exponent);
         }
 
         private static void Apply<T>(TranscendentalFunction f, ReadOnlySpan<T> x, Span<T> d, T p) where T : unmanaged, IFloatingPointIeee754<T>

@@ -52,9 +52,17 @@ namespace Autograd.Fast.Ops
             return new Tensor(c, result);
         }
 
-        public static int SumBackward(TensorContext c, ref Node n, int g) => n.Kind == OpKind.Sum
-            ? GradMap<CopyOperator>(c, n.Input0, Operand.Of(g))
-            : GradMap<DivideOperator>(c, n.Input0, Operand.Of(g), Operand.Of(n.Scalar));
+        /// <summary>
+        /// The gradient of a sum is one value repeated: it is handed on as a broadcast view (stride 0)
+        /// of the input's shape instead of being written out; the next rule reads it as a scalar.
+        /// </summary>
+        public static int SumBackward(TensorContext c, ref Node n, int g)
+        {
+            int value = n.Kind == OpKind.Sum ? g : GradMap<DivideOperator>(c, g, Operand.Of(g), Operand.Of(n.Scalar));
+            int expanded = c.NewBroadcastTemporary(value, n.Input0);
+            if (value != g) c.ReleaseTemporary(value);
+            return expanded;
+        }
 
         // norm: grad_a = a * (grad / y)     (0 where y == 0)
         public static Tensor Norm(Tensor a)

@@ -282,7 +282,19 @@ namespace Autograd.Fast.Ops
                 }
                 case OpKind.Unsqueeze:
                 case OpKind.Squeeze:
-                    return c.NewView(g, input.Shape.AsSpan(input.Rank), Dims.ContiguousStrides(input.Shape.AsSpan(input.Rank)), c.Records[g].Offset, temporary: true);
+                {
+                    // The same elements seen with the size-1 dimension removed (unsqueeze) or put back
+                    // (squeeze), from the gradient's own strides: it may be a broadcast view.
+                    ref TensorRecord gr = ref c.Records[g];
+                    Dims strides = default;
+                    for (int i = 0, j = 0; i < input.Rank; i++, j++)
+                    {
+                        if (n.Kind == OpKind.Unsqueeze && j == n.Arg0) j++;
+                        strides[i] = n.Kind == OpKind.Squeeze && i == n.Arg0 ? 0 : gr.Strides[j];
+                        if (n.Kind == OpKind.Squeeze && i == n.Arg0) j--;
+                    }
+                    return c.NewView(g, input.Shape.AsSpan(input.Rank), strides, gr.Offset, temporary: true);
+                }
                 default:
                 {
                     // select / slice: zeros of the input's shape with the gradient written where the view was.
@@ -291,7 +303,7 @@ namespace Autograd.Fast.Ops
                     ViewGeometry where = n.Kind == OpKind.Select
                         ? Select(full, n.Arg0, n.Arg1)
                         : Slice(full, n.Arg0, n.Arg1, output.Shape[n.Arg0], (int)n.Scalar);
-                    CopyRegion(c, g, Dims.ContiguousStrides(where.Shape.AsSpan(where.Rank)), 0, result, where.Strides, where.Offset, where.Shape, where.Rank);
+                    CopyRegion(c, g, c.Records[g].Strides, 0, result, where.Strides, where.Offset, where.Shape, where.Rank);
                     return result;
                 }
             }
@@ -379,6 +391,9 @@ namespace Autograd.Fast.Ops
 
         public static void CopySlicesBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
         {
+            // The base's gradient is g with a region zeroed in place: that needs dense memory of its own.
+            int incoming = g;
+            if (!c.Records[g].IsContiguous || (c.Records[g].Flags & TensorFlags.IsView) != 0) g = CopyOf(c, g);
             ref TensorRecord b = ref c.Records[n.Input0];
             ref TensorRecord v = ref c.Records[n.Arg0];
             ViewGeometry where = RelativeGeometry(b, v, Dims.ContiguousStrides(b.Shape.AsSpan(b.Rank)));
@@ -395,6 +410,7 @@ namespace Autograd.Fast.Ops
                 CopyRegion(c, zero, default, 0, g0, where.Strides, where.Offset, where.Shape, where.Rank);
                 c.ReleaseTemporary(zero);
             }
+            else if (g != incoming) c.ReleaseTemporary(g); // the dense copy was only read
         }
     }
 }

@@ -15,12 +15,25 @@ internal static unsafe class ReductionDriver
 {
     public const int ChunkLength = 4096;
 
+    /// <summary>Chunk sums are independent: large inputs compute them on the worker pool, then combine them in order here.</summary>
+    private const int MaxParallelChunks = 4096;
+
     public static T Sum<T, TOp, TX, TY>(TX x, TY y, nint length)
         where T : unmanaged, INumber<T>
         where TOp : struct, IElementwiseOperator
-        where TX : struct, ISource<T>
-        where TY : struct, ISource<T>
+        where TX : unmanaged, ISource<T>
+        where TY : unmanaged, ISource<T>
     {
+        int chunks = (int)((length + ChunkLength - 1) / ChunkLength);
+        if (chunks <= MaxParallelChunks && Threading.Chunking.ShouldSplit(length))
+        {
+            T* partials = stackalloc T[chunks];
+            var job = new SumJob<T, TX, TY> { X = x, Y = y, Length = length, Partials = partials };
+            int perTask = Threading.Chunking.ChunkElements / ChunkLength;
+            job.ChunksPerTask = perTask;
+            Threading.WorkerPool.For((chunks + perTask - 1) / perTask, &SumChunks<T, TOp, TX, TY>, &job);
+            return Combine(partials, chunks);
+        }
         if (typeof(T) == typeof(float))
         {
             double total = 0;
@@ -34,12 +47,51 @@ internal static unsafe class ReductionDriver
         return sum;
     }
 
+    /// <summary>The same ordered combination as the serial loop, so both give the same bits.</summary>
+    private static T Combine<T>(T* partials, int chunks) where T : unmanaged, INumber<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            double total = 0;
+            for (int i = 0; i < chunks; i++) total += double.CreateTruncating(partials[i]);
+            return T.CreateTruncating(total);
+        }
+        T sum = T.Zero;
+        for (int i = 0; i < chunks; i++) sum += partials[i];
+        return sum;
+    }
+
+    private struct SumJob<T, TX, TY> where T : unmanaged where TX : unmanaged where TY : unmanaged
+    {
+        public TX X;
+        public TY Y;
+        public nint Length;
+        public T* Partials;
+        public int ChunksPerTask;
+    }
+
+    private static void SumChunks<T, TOp, TX, TY>(void* state, int task)
+        where T : unmanaged, INumber<T>
+        where TOp : struct, IElementwiseOperator
+        where TX : unmanaged, ISource<T>
+        where TY : unmanaged, ISource<T>
+    {
+        ref SumJob<T, TX, TY> job = ref *(SumJob<T, TX, TY>*)state;
+        int first = task * job.ChunksPerTask;
+        for (int chunk = first; chunk < first + job.ChunksPerTask; chunk++)
+        {
+            nint start = (nint)chunk * ChunkLength;
+            if (start >= job.Length) break;
+            job.Partials[chunk] = SumChunk<T, TOp, TX, TY>(job.X, job.Y, start, Math.Min(ChunkLength, job.Length - start));
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T SumChunk<T, TOp, TX, TY>(TX x, TY y, nint start, nint n)
         where T : unmanaged, INumber<T>
         where TOp : struct, IElementwiseOperator
-        where TX : struct, ISource<T>
-        where TY : struct, ISource<T>
+        where TX : unmanaged, ISource<T>
+        where TY : unmanaged, ISource<T>
     {
         Broadcast<T> none = default;
         nint i = 0;

@@ -147,6 +147,26 @@ internal sealed unsafe class TensorContext
         return slot;
     }
 
+    /// <summary>
+    /// An engine temporary of <paramref name="shapeSlot"/>'s shape whose every element is the single
+    /// value of <paramref name="valueSlot"/> (strides 0): a gradient that is one value repeated,
+    /// without writing it out. Its value lives in a pooled buffer so it never aliases a record.
+    /// </summary>
+    public int NewBroadcastTemporary(int valueSlot, int shapeSlot)
+    {
+        ref TensorRecord v = ref Records[valueSlot];
+        DType dtype = v.DType;
+        int storage = NewStorage(dtype.ElementSize(), zero: false);
+        Buffer.MemoryCopy(Pointer<byte>(valueSlot), (void*)Storages[storage].Pointer, dtype.ElementSize(), dtype.ElementSize());
+        ref TensorRecord s = ref Records[shapeSlot];
+        int slot = NewSlot(storage, dtype, s.Shape.AsSpan(s.Rank), 0, s.NumEl, -1);
+        ref TensorRecord r = ref Records[slot];
+        for (int i = 0; i < r.Rank; i++) r.Strides[i] = 0;
+        r.Flags |= TensorFlags.IsView;
+        Storages[storage].RefCount++;
+        return slot;
+    }
+
     /// <summary>A contiguous temporary holding the elements of a (tiny, inline) strided view.</summary>
     private int InlineCopy(int baseSlot, ReadOnlySpan<int> shape, in Dims strides, int offset)
     {

@@ -39,23 +39,54 @@ namespace Autograd.Fast.Ops
             int rank = c.Records[a.Slot].Rank;
             if (!b.IsScalar) rank = Broadcasting.BroadcastShape(c.Records[a.Slot], c.Records[b.Slot], out shape);
             int result = c.NewTensor(DType.Bool, shape.AsSpan(rank), zero: false);
-            // Bring both operands to the result's shape and the compared dtype, contiguous.
-            int x = Expand(c, Operand.Of(a.Slot), result, dtype);
-            int y = Expand(c, b, result, dtype);
-            int n = c.Records[result].NumEl;
             switch (dtype)
             {
-                case DType.Float32: Run<float>(c, op, x, y, result, n); break;
-                case DType.Float64: Run<double>(c, op, x, y, result, n); break;
-                default: Run<long>(c, op, x, y, result, n); break;
+                case DType.Float32: Run<float>(c, op, Operand.Of(a.Slot), b, result, dtype); break;
+                case DType.Float64: Run<double>(c, op, Operand.Of(a.Slot), b, result, dtype); break;
+                default: Run<long>(c, op, Operand.Of(a.Slot), b, result, dtype); break;
             }
-            c.ReleaseTemporary(x);
-            c.ReleaseTemporary(y);
             return new Tensor(c, result);
         }
 
-        private static void Run<T>(TensorContext c, Comparison op, int x, int y, int result, int n) where T : unmanaged, INumber<T>
-            => ComparisonDriver.Compare(op, c.Pointer<T>(x), false, c.Pointer<T>(y), false, c.Pointer<bool>(result), n);
+        /// <summary>
+        /// Operands of the compared dtype that are contiguous with the result's size (or one value)
+        /// are read in place; anything else (broadcast, strided, another dtype) is first expanded.
+        /// </summary>
+        private static void Run<T>(TensorContext c, Comparison op, Operand a, Operand b, int result, DType dtype) where T : unmanaged, INumber<T>
+        {
+            int n = c.Records[result].NumEl;
+            T sa = default, sb = default;
+            int ta = -1, tb = -1;
+            T* pa = Direct(c, a, n, dtype, &sa, out bool aScalar);
+            if (pa == null)
+            {
+                ta = Expand(c, a, result, dtype);
+                pa = c.Pointer<T>(ta);
+            }
+            T* pb = Direct(c, b, n, dtype, &sb, out bool bScalar);
+            if (pb == null)
+            {
+                tb = Expand(c, b, result, dtype);
+                pb = c.Pointer<T>(tb);
+            }
+            ComparisonDriver.Compare(op, pa, aScalar, pb, bScalar, c.Pointer<bool>(result), n);
+            if (ta >= 0) c.ReleaseTemporary(ta);
+            if (tb >= 0) c.ReleaseTemporary(tb);
+        }
+
+        private static T* Direct<T>(TensorContext c, Operand operand, int n, DType dtype, T* scalar, out bool isScalar) where T : unmanaged, INumber<T>
+        {
+            isScalar = true;
+            if (operand.IsScalar)
+            {
+                *scalar = T.CreateTruncating(operand.Scalar);
+                return scalar;
+            }
+            ref TensorRecord r = ref c.Records[operand.Slot];
+            if (r.DType != dtype || !r.IsContiguous || (r.NumEl != n && r.NumEl != 1)) return null;
+            isScalar = r.NumEl == 1;
+            return c.Pointer<T>(operand.Slot);
+        }
 
         private static int Expand(TensorContext c, Operand operand, int like, DType dtype)
         {

@@ -19,6 +19,13 @@ internal sealed unsafe class TensorContext
         get => t_current ?? CreateForThisThread();
     }
 
+    /// <summary>This thread's context if it has one (handle checks must not create one).</summary>
+    public static TensorContext? CurrentOrNull
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => t_current;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static TensorContext CreateForThisThread() => t_current = new TensorContext();
 

@@ -28,8 +28,9 @@ public readonly partial struct Tensor
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
+            // The thread's own context (a [ThreadStatic] read the JIT inlines) is the only one usable here.
             TensorContext? c = Context;
-            if (c is null || c.OwnerThreadId != Environment.CurrentManagedThreadId || c.Records[Slot].Generation != Generation)
+            if (c is null || c != TensorContext.CurrentOrNull || c.Records[Slot].Generation != Generation)
                 ThrowHelper.InvalidHandle(this);
             return c!;
         }

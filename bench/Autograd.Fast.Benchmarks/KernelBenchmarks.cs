@@ -1,7 +1,7 @@
-using Autograd.Fast.Tool.Workloads;
+using AutogradFast.Tool.Workloads;
 using BenchmarkDotNet.Attributes;
 
-namespace Autograd.Fast.Benchmarks;
+namespace AutogradFast.Benchmarks;
 
 /// <summary>The ops of the kernel suite.</summary>
 public enum KernelOp

@@ -4,7 +4,7 @@ using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Exporters.Json;
 using BenchmarkDotNet.Running;
 
-namespace Autograd.Fast.Benchmarks;
+namespace AutogradFast.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project bench/Autograd.Fast.Benchmarks -- [BenchmarkDotNet options]</c>,

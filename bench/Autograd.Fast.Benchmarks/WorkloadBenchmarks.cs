@@ -1,7 +1,7 @@
-using Autograd.Fast.Tool.Workloads;
+using AutogradFast.Tool.Workloads;
 using BenchmarkDotNet.Attributes;
 
-namespace Autograd.Fast.Benchmarks;
+namespace AutogradFast.Benchmarks;
 
 /// <summary>
 /// The single-threaded peer workloads of shared/workloads.md (W1-W4, W8), the tool's own classes.

@@ -1,8 +1,8 @@
-using Autograd.Fast.Tool.Compare;
-using Autograd.Fast.Tool.Seeds;
-using Autograd.Fast.Tool.Workloads;
+using AutogradFast.Tool.Compare;
+using AutogradFast.Tool.Seeds;
+using AutogradFast.Tool.Workloads;
 
-namespace Autograd.Fast.Tool;
+namespace AutogradFast.Tool;
 
 internal static class Program
 {

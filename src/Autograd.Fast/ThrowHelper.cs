@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
-using Autograd.Fast.Storage;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast;
+namespace AutogradFast;
 
 /// <summary>
 /// Every error the library raises, in one place so hot paths stay small and the messages are

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
-using Autograd.Fast.Graph;
+using AutogradFast.Graph;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>Rules of the codebase's shape that a reviewer would otherwise have to remember.</summary>
 public class ArchitectureTests

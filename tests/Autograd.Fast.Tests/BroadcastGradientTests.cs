@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>
 /// sum() and mean() hand their gradient on as a broadcast view (stride 0) instead of writing it

@@ -1,7 +1,7 @@
 using System.Globalization;
-using Autograd.Fast.Tool.Compare;
+using AutogradFast.Tool.Compare;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>
 /// <c>autograd-fast compare</c> on small synthetic result files: both formats, the threshold-and-noise

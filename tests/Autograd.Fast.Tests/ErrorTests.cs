@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Xunit;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>
 /// Every error path: exception type, and PyTorch's wording where PyTorch has one — read from

@@ -1,8 +1,8 @@
-using Autograd.Fast.Graph;
-using Autograd.Fast.Storage;
+using AutogradFast.Graph;
+using AutogradFast.Storage;
 using Xunit;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>
 /// Gradient checks in float64: the vector-Jacobian product the engine computes for a random

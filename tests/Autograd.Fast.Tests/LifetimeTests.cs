@@ -1,6 +1,6 @@
-using Autograd.Fast.Storage;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>Scopes, pooling and stale handles: a training loop must not grow anything.</summary>
 public class LifetimeTests

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>The tool publishes with NativeAOT (no trim or AOT warnings) and the native binary runs the walkthrough.</summary>
 public class NativeAotTests

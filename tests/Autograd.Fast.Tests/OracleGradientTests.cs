@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Xunit;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>
 /// Forward values, grad_fn names and leaf gradients against PyTorch, recorded by

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Xunit;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>
 /// Checks <see cref="TensorFormatter"/> against PyTorch's own <c>repr</c>, recorded by

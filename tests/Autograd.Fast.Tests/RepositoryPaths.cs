@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>Finds the repository from the test's output folder (tests that read sources or run tools).</summary>
 internal static class RepositoryPaths

@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
-using Autograd.Fast.Tool.Seeds;
+using AutogradFast.Tool.Seeds;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>
 /// The five seed notebooks (../shared/seeds) as tests: the walkthrough run in-process against

@@ -1,6 +1,6 @@
-using Autograd.Fast.Tool.Workloads;
+using AutogradFast.Tool.Workloads;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>
 /// The peer workloads of shared/workloads.md (bench/peers) as tests: the generator reproduces the

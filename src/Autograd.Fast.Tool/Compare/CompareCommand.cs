@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace Autograd.Fast.Tool.Compare;
+namespace AutogradFast.Tool.Compare;
 
 /// <summary>One benchmark's result in a file: its median per operation and the relative noise around it.</summary>
 /// <param name="Key">What matches it across files (see <see cref="CompareCommand"/>).</param>

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Autograd.Fast.Tool.Seeds;
+namespace AutogradFast.Tool.Seeds;
 
 /// <summary>
 /// Prints a notebook translated to C#: each cell shows its own source (captured by the compiler,

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Seeds;
+namespace AutogradFast.Tool.Seeds;
 
 /// <summary>
 /// seeds/000: scalar and vector inputs and outputs; backward() with the default, ones and 100×ones

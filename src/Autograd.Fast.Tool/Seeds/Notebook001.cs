@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Seeds;
+namespace AutogradFast.Tool.Seeds;
 
 /// <summary>
 /// seeds/001: 0-d versus shape-[1] tensors, <c>gradient=</c> scaling, <c>x.sum()</c>, <c>torch.mm</c>
@@ -15,7 +15,7 @@ internal static class Notebook001
         nb.Text("""
             (Python's f-strings become C# interpolated strings. In an f-string a 0-d tensor formats as its
             item() (`4.0`), which Format(...) below reproduces; None prints for a missing grad; type(x.grad)
-            becomes x.Grad?.GetType(), which prints Autograd.Fast.Tensor where Python prints <class 'torch.Tensor'>.)
+            becomes x.Grad?.GetType(), which prints AutogradFast.Tensor where Python prints <class 'torch.Tensor'>.)
             """);
 
         nb.Text("## x 0-d, y 0-d");

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Seeds;
+namespace AutogradFast.Tool.Seeds;
 
 /// <summary>
 /// seeds/002: add, mul, exp, the non-scalar backward error, detach, no_grad, gradient accumulation

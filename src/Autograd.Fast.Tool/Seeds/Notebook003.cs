@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Seeds;
+namespace AutogradFast.Tool.Seeds;
 
 /// <summary>
 /// seeds/003: dy/dx and dy/du of a polynomial, zeroing and re-using leaves, dot and @ on 1-D and 2-D

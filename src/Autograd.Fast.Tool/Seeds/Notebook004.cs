@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Seeds;
+namespace AutogradFast.Tool.Seeds;
 
 /// <summary>seeds/004: the gradient of 2·dot(x, x), sum, non-scalar outputs, detach, control flow.</summary>
 internal static class Notebook004

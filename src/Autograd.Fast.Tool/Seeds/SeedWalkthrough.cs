@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Seeds;
+namespace AutogradFast.Tool.Seeds;
 
 /// <summary>The five seed notebooks of ../shared/seeds, translated to C# cell by cell.</summary>
 internal static class SeedWalkthrough

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>The one place where the peers command sets how many cores the library may use.</summary>
 internal static class LibraryThreads

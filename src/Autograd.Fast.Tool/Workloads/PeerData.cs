@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>
 /// workloads.md's data: the counter-based SplitMix64 generator, so that C#, Python and C++ get

@@ -7,7 +7,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>
 /// <c>autograd-fast peers</c>: runs W1-W8 of shared/workloads.md with workloads.md's timing method and

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>W1 seed-poly: latency of a tiny scalar graph (7 nodes).</summary>
 internal sealed class W1SeedPoly : Workload

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>W2 seed-dot: dot product and a scalar multiply; all 4 gradient values go to the host.</summary>
 internal sealed class W2SeedDot : Workload

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>W3 chain-1k: per-node cost of recording and backward over a 1000-node chain.</summary>
 internal sealed class W3Chain1k : Workload

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>W4 mlp-tiny: a small model's training step (16-32-1 MLP, tanh, MSE, SGD lr 0.01).</summary>
 internal sealed class W4MlpTiny : Workload

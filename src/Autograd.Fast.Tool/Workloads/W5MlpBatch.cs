@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>W5 mlp-batch: a batched training step (256 x 64-256-256-10, relu, MSE, SGD), GEMM-heavy.</summary>
 internal sealed class W5MlpBatch : Workload

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>W6 elementwise-4M: bandwidth-bound elementwise ops and a reduction over 2^22 floats.</summary>
 internal sealed class W6Elementwise4M : Workload

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>W7 matmul-1024: one 1024^3 GEMM forward and two in backward (compute-bound).</summary>
 internal sealed class W7Matmul1024 : Workload

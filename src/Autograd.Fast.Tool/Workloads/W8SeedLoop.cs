@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>W8 seed-loop: data-dependent control flow (a tensor comparison read as a host bool each time).</summary>
 internal sealed class W8SeedLoop : Workload

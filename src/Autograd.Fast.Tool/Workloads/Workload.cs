@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>
 /// One workload of shared/workloads.md ("Peer workloads, v1"): its leaves and data, and one user step

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>W1-W8 and the check values workloads.md states for them.</summary>
 internal static class WorkloadCatalog

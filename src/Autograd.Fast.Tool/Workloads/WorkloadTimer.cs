@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Autograd.Fast.Tool.Workloads;
+namespace AutogradFast.Tool.Workloads;
 
 /// <summary>One workload measured by workloads.md's timing method.</summary>
 internal sealed record Measurement(

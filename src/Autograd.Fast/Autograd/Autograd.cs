@@ -1,7 +1,7 @@
-using Autograd.Fast.Ops;
-using Autograd.Fast.Storage;
+using AutogradFast.Ops;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast;
+namespace AutogradFast;
 
 /// <summary>Autograd switches and lifetimes: no-grad regions, scopes, the random seed.</summary>
 public static class Autograd

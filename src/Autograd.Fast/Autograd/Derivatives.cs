@@ -1,7 +1,7 @@
-using Autograd.Fast.Ops;
-using Autograd.Fast.Storage;
+using AutogradFast.Ops;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Graph;
+namespace AutogradFast.Graph;
 
 /// <summary>
 /// The derivative table: one arm per op kind, each computing the local vector-Jacobian product of

@@ -1,7 +1,7 @@
-using Autograd.Fast.Ops;
-using Autograd.Fast.Storage;
+using AutogradFast.Ops;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Graph;
+namespace AutogradFast.Graph;
 
 /// <summary>
 /// Reverse-mode sweep over the tape. Nodes sit in creation order, which is already a topological

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Graph;
+namespace AutogradFast.Graph;
 
 /// <summary>Every recorded operation. The engine's switch over this enum is the derivative table.</summary>
 internal enum OpKind : byte

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
-using Autograd.Fast.Storage;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Graph;
+namespace AutogradFast.Graph;
 
 /// <summary>Appends nodes to the tape: what every op calls after its forward kernel.</summary>
 internal static class Recorder

@@ -1,4 +1,4 @@
-namespace Autograd.Fast;
+namespace AutogradFast;
 
 public readonly partial struct Tensor
 {

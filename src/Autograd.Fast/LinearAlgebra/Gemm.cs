@@ -2,10 +2,10 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Threading;
+using AutogradFast.Simd;
+using AutogradFast.Threading;
 
-namespace Autograd.Fast.LinearAlgebra;
+namespace AutogradFast.LinearAlgebra;
 
 /// <summary>
 /// Matrix products on contiguous row-major operands, in the three layouts autograd needs, so the

@@ -1,7 +1,7 @@
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Ops;
+namespace AutogradFast.Ops;
 
 /// <summary>Gradient accumulation: <c>dst += src</c> (same shape).</summary>
 internal static class Accumulate

@@ -1,10 +1,10 @@
-using Autograd.Fast.Graph;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
-using Autograd.Fast.Ops;
-using static Autograd.Fast.Ops.OpSupport;
+using AutogradFast.Graph;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
+using AutogradFast.Ops;
+using static AutogradFast.Ops.OpSupport;
 
-namespace Autograd.Fast
+namespace AutogradFast
 {
 // + - * / and unary minus, tensor-tensor (broadcasting) and with a scalar on either side.
 public readonly partial struct Tensor
@@ -51,7 +51,7 @@ public readonly partial struct Tensor
 }
 }
 
-namespace Autograd.Fast.Ops
+namespace AutogradFast.Ops
 {
     internal static class Arithmetic
     {

@@ -1,8 +1,8 @@
 using System.Numerics;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Ops;
+namespace AutogradFast.Ops;
 
 /// <summary>NumPy broadcasting: the result shape, expanded strides, and the reverse (summing a gradient back to an input's shape).</summary>
 internal static unsafe class Broadcasting

@@ -1,9 +1,9 @@
 using System.Numerics;
-using Autograd.Fast.Ops;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
+using AutogradFast.Ops;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast
+namespace AutogradFast
 {
     // Comparisons give bool tensors (no gradient); a one-element result converts to bool in `if` and `while`.
     public readonly partial struct Tensor
@@ -24,7 +24,7 @@ namespace Autograd.Fast
     }
 }
 
-namespace Autograd.Fast.Ops
+namespace AutogradFast.Ops
 {
     internal static unsafe class Comparisons
     {

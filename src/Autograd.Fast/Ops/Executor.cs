@@ -1,9 +1,9 @@
 using System.Numerics;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
-using Autograd.Fast.Threading;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
+using AutogradFast.Threading;
 
-namespace Autograd.Fast.Ops;
+namespace AutogradFast.Ops;
 
 /// <summary>An elementwise operand: a tensor slot, or a scalar (as in <c>x * 3</c>).</summary>
 internal readonly struct Operand

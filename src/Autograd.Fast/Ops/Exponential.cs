@@ -1,13 +1,13 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using Autograd.Fast.Graph;
-using Autograd.Fast.Ops;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
-using Autograd.Fast.Threading;
-using static Autograd.Fast.Ops.OpSupport;
+using AutogradFast.Graph;
+using AutogradFast.Ops;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
+using AutogradFast.Threading;
+using static AutogradFast.Ops.OpSupport;
 
-namespace Autograd.Fast
+namespace AutogradFast
 {
     // pow, exp, log and the activations.
     public readonly partial struct Tensor
@@ -32,7 +32,7 @@ namespace Autograd.Fast
     }
 }
 
-namespace Autograd.Fast.Ops
+namespace AutogradFast.Ops
 {
     internal static unsafe class Exponential
     {

@@ -1,6 +1,6 @@
-using Autograd.Fast.Storage;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Ops;
+namespace AutogradFast.Ops;
 
 /// <summary>Factory fills: constants, ranges and the thread's seedable random stream.</summary>
 internal static unsafe class Fill

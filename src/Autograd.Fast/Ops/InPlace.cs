@@ -1,8 +1,8 @@
-using Autograd.Fast.Ops;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
+using AutogradFast.Ops;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast
+namespace AutogradFast
 {
     // In-place writes (PyTorch's trailing underscore). They bump the storage's version counter, so a
     // value saved for backward that is overwritten is detected when backward reads it.
@@ -38,7 +38,7 @@ namespace Autograd.Fast
     }
 }
 
-namespace Autograd.Fast.Ops
+namespace AutogradFast.Ops
 {
     internal static class InPlace
     {

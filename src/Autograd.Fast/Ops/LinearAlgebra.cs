@@ -1,11 +1,11 @@
-using Autograd.Fast.Graph;
-using Autograd.Fast.LinearAlgebra;
-using Autograd.Fast.Ops;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
-using static Autograd.Fast.Ops.OpSupport;
+using AutogradFast.Graph;
+using AutogradFast.LinearAlgebra;
+using AutogradFast.Ops;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
+using static AutogradFast.Ops.OpSupport;
 
-namespace Autograd.Fast
+namespace AutogradFast
 {
     // dot, mm, mv and matmul (@).
     public readonly partial struct Tensor
@@ -30,7 +30,7 @@ namespace Autograd.Fast
     }
 }
 
-namespace Autograd.Fast.Ops
+namespace AutogradFast.Ops
 {
     internal enum GemmLayout : byte { NN, NT, TN }
 

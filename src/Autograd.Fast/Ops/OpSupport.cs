@@ -1,7 +1,7 @@
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Ops;
+namespace AutogradFast.Ops;
 
 /// <summary>What forward ops and backward rules share: result allocation and elementwise maps.</summary>
 internal static class OpSupport

@@ -1,11 +1,11 @@
 using System.Numerics;
-using Autograd.Fast.Graph;
-using Autograd.Fast.Ops;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
-using static Autograd.Fast.Ops.OpSupport;
+using AutogradFast.Graph;
+using AutogradFast.Ops;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
+using static AutogradFast.Ops.OpSupport;
 
-namespace Autograd.Fast
+namespace AutogradFast
 {
     // Reductions to a 0-d tensor.
     public readonly partial struct Tensor
@@ -21,7 +21,7 @@ namespace Autograd.Fast
     }
 }
 
-namespace Autograd.Fast.Ops
+namespace AutogradFast.Ops
 {
     internal static unsafe class Reduction
     {

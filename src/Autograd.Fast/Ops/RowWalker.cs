@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Ops;
+namespace AutogradFast.Ops;
 
 /// <summary>
 /// Walks the rows (all dimensions but the last) of a shape, keeping the element offset of each

@@ -1,9 +1,9 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Ops;
+namespace AutogradFast.Ops;
 
 /// <summary>Copies between strided views and contiguous buffers, and dtype conversion.</summary>
 internal static unsafe class StridedCopy

@@ -1,10 +1,10 @@
-using Autograd.Fast.Graph;
-using Autograd.Fast.Ops;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
-using static Autograd.Fast.Ops.OpSupport;
+using AutogradFast.Graph;
+using AutogradFast.Ops;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
+using static AutogradFast.Ops.OpSupport;
 
-namespace Autograd.Fast
+namespace AutogradFast
 {
     // Views (sharing storage) and indexing, including index assignment.
     public readonly partial struct Tensor
@@ -67,7 +67,7 @@ namespace Autograd.Fast
     }
 }
 
-namespace Autograd.Fast.Ops
+namespace AutogradFast.Ops
 {
     /// <summary>Where a view sits in its base: shape, strides and storage offset.</summary>
     internal struct ViewGeometry

@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
 
-namespace Autograd.Fast.Simd;
+namespace AutogradFast.Simd;
 
 internal enum Comparison : byte { Equal, NotEqual, Less, LessOrEqual, Greater, GreaterOrEqual }
 

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Autograd.Fast.Simd;
+namespace AutogradFast.Simd;
 
 /// <summary>
 /// The one loop every elementwise operator runs through: the widest accelerated width first,

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Autograd.Fast.Simd;
+namespace AutogradFast.Simd;
 
 // In-register block transposes for packing the operands GEMM reads across their rows
 // (A of NN and NT, B of NT): the packed micro-panels want those values column by column.

@@ -7,7 +7,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
-namespace Autograd.Fast.Simd;
+namespace AutogradFast.Simd;
 
 /// <summary>
 /// The register-blocked inner kernel of <see cref="LinearAlgebra.Gemm"/>: one tile

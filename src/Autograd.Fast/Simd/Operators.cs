@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
 
-namespace Autograd.Fast.Simd;
+namespace AutogradFast.Simd;
 
 /// <summary>
 /// An elementwise operation of up to three operands, at every width and for every numeric T

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Autograd.Fast.Simd;
+namespace AutogradFast.Simd;
 
 /// <summary>
 /// Sums of <c>op(x[i], y[i])</c> (sum, dot, sum of squares). The input is cut into fixed chunks

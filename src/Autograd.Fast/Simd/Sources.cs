@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Autograd.Fast.Simd;
+namespace AutogradFast.Simd;
 
 /// <summary>
 /// An operand of an elementwise driver: either elements in memory or one scalar broadcast to every

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Autograd.Fast.Storage;
+namespace AutogradFast.Storage;
 
 /// <summary>
 /// 64-byte-aligned native buffers in power-of-two size classes. A returned buffer goes back on its

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Autograd.Fast.Storage;
+namespace AutogradFast.Storage;
 
 /// <summary>
 /// A growable array whose elements never move: it grows by adding pages, allocated on the pinned

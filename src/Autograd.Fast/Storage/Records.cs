@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Storage;
+namespace AutogradFast.Storage;
 
 [Flags]
 internal enum TensorFlags : byte

@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
-using Autograd.Fast.Graph;
+using AutogradFast.Graph;
 using System.Runtime.InteropServices;
 
-namespace Autograd.Fast.Storage;
+namespace AutogradFast.Storage;
 
 /// <summary>
 /// The owner behind every <see cref="Tensor"/> handle of one thread: tensor slots, storages, the

@@ -1,4 +1,4 @@
-namespace Autograd.Fast;
+namespace AutogradFast;
 
 /// <summary>Element types. Float32 is the default, as in PyTorch; Int64 and Bool carry data only.</summary>
 public enum DType : byte

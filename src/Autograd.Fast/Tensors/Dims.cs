@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Autograd.Fast;
+namespace AutogradFast;
 
 /// <summary>Inline storage for a shape or a stride list, so tensor records hold no arrays.</summary>
 [InlineArray(MaxRank)]

@@ -1,4 +1,4 @@
-namespace Autograd.Fast;
+namespace AutogradFast;
 
 /// <summary>A tensor's shape, printed as PyTorch prints <c>torch.Size</c>: <c>torch.Size([2, 1])</c>.</summary>
 public readonly struct Size : IEquatable<Size>

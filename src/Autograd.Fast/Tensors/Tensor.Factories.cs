@@ -1,6 +1,6 @@
-using Autograd.Fast.Storage;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast;
+namespace AutogradFast;
 
 public readonly partial struct Tensor
 {

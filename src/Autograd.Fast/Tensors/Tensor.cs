@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
-using Autograd.Fast.Graph;
-using Autograd.Fast.Storage;
+using AutogradFast.Graph;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast;
+namespace AutogradFast;
 
 /// <summary>
 /// A tensor: a 16-byte handle (owner, slot, generation) to a record in its thread's

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Text;
 
-namespace Autograd.Fast;
+namespace AutogradFast;
 
 /// <summary>
 /// Builds the exact text of PyTorch 1.13's <c>repr(tensor)</c> (torch/_tensor_str.py) with the

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Threading;
+namespace AutogradFast.Threading;
 
 /// <summary>
 /// How large elementwise work is cut for the worker pool: fixed 64 Ki-element chunks, so a chunk's

@@ -1,4 +1,4 @@
-namespace Autograd.Fast.Threading;
+namespace AutogradFast.Threading;
 
 /// <summary>
 /// Runs the chunks of one parallel job on the calling thread plus persistent worker threads.

@@ -1,11 +1,11 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
-using Autograd.Fast.LinearAlgebra;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Threading;
+using AutogradFast.LinearAlgebra;
+using AutogradFast.Simd;
+using AutogradFast.Threading;
 using Xunit.Abstractions;
 
-namespace Autograd.Fast.Tests;
+namespace AutogradFast.Tests;
 
 /// <summary>
 /// The packed GEMM against a double-precision triple loop, in all three layouts, for float and double:

@@ -2,11 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Autograd.Fast.Tests.Kernels;
+namespace AutogradFast.Tests.Kernels;
 
 /// <summary>
 /// The test assembly's entry point (the csproj sets <c>GenerateProgramFile</c> to false so this is the
-/// only one). VSTest never calls it; <c>dotnet Autograd.Fast.Tests.dll kernel-check [group-prefix...]</c>
+/// only one). VSTest never calls it; <c>dotnet AutogradFast.Tests.dll kernel-check [group-prefix...]</c>
 /// runs <see cref="KernelChecks"/> in a fresh process, which is how
 /// <see cref="KernelChildProcessTests"/> runs them with instruction sets disabled through
 /// <c>DOTNET_Enable*</c> settings (those are read once, at runtime start).

@@ -2,12 +2,12 @@ using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using Autograd.Fast.LinearAlgebra;
-using Autograd.Fast.Ops;
-using Autograd.Fast.Simd;
-using Autograd.Fast.Storage;
+using AutogradFast.LinearAlgebra;
+using AutogradFast.Ops;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
 
-namespace Autograd.Fast.Tests.Kernels;
+namespace AutogradFast.Tests.Kernels;
 
 /// <summary>One named group of kernel checks; <see cref="Run"/> returns its failures (empty when it passes).</summary>
 public sealed class KernelCheck(string name, Func<IReadOnlyList<string>> run)

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
-namespace Autograd.Fast.Tests.Kernels;
+namespace AutogradFast.Tests.Kernels;
 
 /// <summary>Runs every <see cref="KernelChecks"/> group in the test process (at this machine's widest vector width).</summary>
 public sealed class KernelTests(ITestOutputHelper output)

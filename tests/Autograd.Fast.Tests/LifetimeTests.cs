@@ -128,6 +128,20 @@ public class LifetimeTests
     }
 
     [Fact]
+    public void InPlaceUpdatesValidateTheOtherTensorsHandle()
+    {
+        var p = Tensor.Ones(3);
+        Tensor stale;
+        using (Autograd.Scope())
+        {
+            stale = Tensor.Ones(3) * 5;
+        }
+        Assert.Throws<ObjectDisposedException>(() => p.Add_(stale, alpha: -0.1));
+        Assert.Throws<ObjectDisposedException>(() => p.Sub_(stale));
+        Assert.Equal(new[] { 1f, 1f, 1f }, p.ToArray<float>());
+    }
+
+    [Fact]
     public void ScopeKeep_CopiesAValueOutDetached()
     {
         var x = Tensor.From(new[] { 1f, 2f }, requiresGrad: true);

@@ -15,13 +15,16 @@ namespace AutogradFast
         public Tensor Fill_(double value) => InPlace.Fill(this, value);
 
         /// <summary><c>x.add_(other, alpha=alpha)</c>: x += alpha * other (other broadcasts); returns this tensor.</summary>
-        public Tensor Add_(Tensor other, double alpha = 1) => InPlace.Update<MultiplyAddOperator>(this, Operand.Of(other.Slot), Operand.Of(alpha), other.Slot);
+        public Tensor Add_(Tensor other, double alpha = 1) // other * alpha + this
+            => InPlace.Update<MultiplyAddOperator>(this, other, Operand.Of(other.Slot), Operand.Of(alpha), Operand.Of(Slot));
 
         /// <summary><c>x.sub_(other)</c>; returns this tensor.</summary>
-        public Tensor Sub_(Tensor other) => InPlace.Update<MultiplyAddOperator>(this, Operand.Of(other.Slot), Operand.Of(-1.0), other.Slot);
+        public Tensor Sub_(Tensor other) // other * -1 + this
+            => InPlace.Update<MultiplyAddOperator>(this, other, Operand.Of(other.Slot), Operand.Of(-1.0), Operand.Of(Slot));
 
         /// <summary><c>x.mul_(value)</c>; returns this tensor.</summary>
-        public Tensor Mul_(double value) => InPlace.Update<MultiplyOperator>(this, Operand.Of(value), default, -1);
+        public Tensor Mul_(double value) // value * this
+            => InPlace.Update<MultiplyOperator>(this, null, Operand.Of(value), Operand.Of(Slot), default);
 
         /// <summary><c>x.copy_(src)</c> (src broadcasts and is converted to this dtype); returns this tensor.</summary>
         public Tensor Copy_(Tensor source)
@@ -81,16 +84,14 @@ namespace AutogradFast.Ops
             return t;
         }
 
-        /// <summary>t = op(x, y, t), where t is the third operand (axpy-style updates).</summary>
-        public static Tensor Update<TOp>(Tensor t, Operand x, Operand y, int source) where TOp : struct, IElementwiseOperator
+        /// <summary>t = op(x, y, z), where the operands may read t itself and <paramref name="source"/> (validated here).</summary>
+        public static Tensor Update<TOp>(Tensor t, Tensor? source, Operand x, Operand y, Operand z) where TOp : struct, IElementwiseOperator
         {
-            TensorContext c = t.Ctx;
-            if (source >= 0 && new Tensor(c, source).Ctx != c) ThrowHelper.ForeignTensor<int>();
-            CheckWritable(c, t.Slot, source);
-            CheckNotRecorded(c, t.Slot, source);
-            if (source >= 0) CheckBroadcastsInto(c, source, t.Slot);
-            if (typeof(TOp) == typeof(MultiplyOperator)) y = Operand.Of(t.Slot); // x * t
-            Operand z = typeof(TOp) == typeof(MultiplyOperator) ? default : Operand.Of(t.Slot);
+            TensorContext c = source is { } other ? OpSupport.ContextOf(t, other) : t.Ctx;
+            int sourceSlot = source?.Slot ?? -1;
+            CheckWritable(c, t.Slot, sourceSlot);
+            CheckNotRecorded(c, t.Slot, sourceSlot);
+            if (sourceSlot >= 0) CheckBroadcastsInto(c, sourceSlot, t.Slot);
             if (c.Records[t.Slot].IsContiguous) Executor.Run<TOp>(c, x, y, z, t.Slot);
             else
             {

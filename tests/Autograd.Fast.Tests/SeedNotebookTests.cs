@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using AutogradFast.Tool.Seeds;
 
@@ -120,20 +119,11 @@ public sealed class SeedNotebookTests
         return File.ReadAllLines(path).Where(l => l.Trim().Length > 0 && !l.StartsWith('#')).ToList();
     }
 
-    /// <summary>&lt;repo root&gt;/../shared/seeds/expected-repr.txt, the repo root being the directory holding Autograd.Fast.sln.</summary>
-    private static string? SharedExpectedRepr([CallerFilePath] string sourceFile = "")
+    /// <summary>&lt;repo root&gt;/../shared/seeds/expected-repr.txt, where the project's shared/ folder sits.</summary>
+    private static string? SharedExpectedRepr()
     {
-        foreach (string start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(sourceFile) ?? "", Directory.GetCurrentDirectory() })
-        {
-            for (var dir = start.Length > 0 ? new DirectoryInfo(start) : null; dir is not null; dir = dir.Parent)
-            {
-                if (!File.Exists(Path.Combine(dir.FullName, "Autograd.Fast.sln"))) continue;
-                string candidate = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "seeds", "expected-repr.txt"));
-                if (File.Exists(candidate)) return candidate;
-                break;
-            }
-        }
-        return null;
+        string candidate = Path.GetFullPath(Path.Combine(RepositoryPaths.Root, "..", "shared", "seeds", "expected-repr.txt"));
+        return File.Exists(candidate) ? candidate : null;
     }
 
     // ---- notebook 000: scalar and vector inputs and outputs (torch.rand) -----------------------

@@ -143,12 +143,7 @@ internal static class Engine
         if (r.GradSlot < 0)
         {
             // A broadcast or view gradient is written out first: a .Grad owns dense memory.
-            if (!c.Records[grad].IsContiguous || (c.Records[grad].Flags & TensorFlags.IsView) != 0)
-            {
-                int dense = OpSupport.CopyOf(c, grad);
-                c.ReleaseTemporary(grad);
-                grad = dense;
-            }
+            if (!c.Records[grad].OwnsDenseMemory) grad = OpSupport.WriteOut(c, grad);
             c.AdoptTemporary(grad, leaf);
             r.GradSlot = grad;
             return;
@@ -165,12 +160,7 @@ internal static class Engine
         if (!Broadcasting.SameShape(g, x))
         {
             if (!BroadcastsTo(x, g)) ThrowHelper.GradientRuleShape(OpNames.GradFnName(n.Kind), index, new Size(g.Shape, g.Rank), new Size(x.Shape, x.Rank));
-            if (!g.IsContiguous)
-            {
-                int dense = OpSupport.CopyOf(c, grad); // SumToShape reads rows of a dense gradient
-                c.ReleaseTemporary(grad);
-                grad = dense;
-            }
+            if (!g.IsContiguous) grad = OpSupport.WriteOut(c, grad); // SumToShape reads rows of a dense gradient
             int summed = Broadcasting.SumToShape(c, grad, x.Shape, x.Rank);
             c.ReleaseTemporary(grad);
             grad = summed;

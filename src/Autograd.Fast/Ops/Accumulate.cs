@@ -12,7 +12,7 @@ internal static class Accumulate
     /// </summary>
     public static int Sum(TensorContext c, int first, int second)
     {
-        if (c.Records[first].IsContiguous && (c.Records[first].Flags & TensorFlags.IsView) == 0)
+        if (c.Records[first].OwnsDenseMemory)
         {
             AddInto(c, first, second);
             c.ReleaseTemporary(second);

@@ -23,23 +23,30 @@ internal static class OpSupport
     /// <summary>A new tensor in the current scope, shaped like <paramref name="like"/>, holding op(x, y, z).</summary>
     public static int Map<TOp>(TensorContext c, int like, DType dtype, Operand x, Operand y = default, Operand z = default)
         where TOp : struct, IElementwiseOperator
-    {
-        ref TensorRecord r = ref c.Records[like];
-        int result = c.NewTensor(dtype, r.Shape.AsSpan(r.Rank), zero: false);
-        Executor.Run<TOp>(c, x, y, z, result);
-        return result;
-    }
+        => MapInto<TOp>(c, like, dtype, temporary: false, x, y, z);
 
-    /// <summary>An engine temporary shaped like <paramref name="like"/> (a gradient), holding op(x, y, z).</summary>
+    /// <summary>An engine temporary shaped and typed like <paramref name="like"/> (a gradient), holding op(x, y, z).</summary>
     public static int GradMap<TOp>(TensorContext c, int like, Operand x, Operand y = default, Operand z = default)
+        where TOp : struct, IElementwiseOperator
+        => MapInto<TOp>(c, like, c.Records[like].DType, temporary: true, x, y, z);
+
+    private static int MapInto<TOp>(TensorContext c, int like, DType dtype, bool temporary, Operand x, Operand y, Operand z)
         where TOp : struct, IElementwiseOperator
     {
         ref TensorRecord r = ref c.Records[like];
-        int result = c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: false, temporary: true);
+        int result = c.NewTensor(dtype, r.Shape.AsSpan(r.Rank), zero: false, temporary);
         Executor.Run<TOp>(c, x, y, z, result);
         return result;
     }
 
     /// <summary>A contiguous engine-temporary copy of a gradient.</summary>
     public static int CopyOf(TensorContext c, int grad) => GradMap<CopyOperator>(c, grad, Operand.Of(grad));
+
+    /// <summary>Replaces an engine temporary (a broadcast or strided gradient) by a dense copy, releasing it.</summary>
+    public static int WriteOut(TensorContext c, int grad)
+    {
+        int dense = CopyOf(c, grad);
+        c.ReleaseTemporary(grad);
+        return dense;
+    }
 }

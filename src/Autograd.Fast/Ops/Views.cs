@@ -393,7 +393,7 @@ namespace AutogradFast.Ops
         {
             // The base's gradient is g with a region zeroed in place: that needs dense memory of its own.
             int incoming = g;
-            if (!c.Records[g].IsContiguous || (c.Records[g].Flags & TensorFlags.IsView) != 0) g = CopyOf(c, g);
+            if (!c.Records[g].OwnsDenseMemory) g = CopyOf(c, g); // the engine releases the incoming one
             ref TensorRecord b = ref c.Records[n.Input0];
             ref TensorRecord v = ref c.Records[n.Arg0];
             ViewGeometry where = RelativeGeometry(b, v, Dims.ContiguousStrides(b.Shape.AsSpan(b.Rank)));

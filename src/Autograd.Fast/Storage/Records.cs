@@ -39,6 +39,9 @@ internal struct TensorRecord
     /// <summary>The slot whose record holds the inline data (this tensor's, or its base's for a view).</summary>
     public readonly int InlineOwner => -(Storage + 1);
 
+    /// <summary>Contiguous memory that is this tensor's alone (not a view): what in-place gradient writes need.</summary>
+    public readonly bool OwnsDenseMemory => IsContiguous && (Flags & TensorFlags.IsView) == 0;
+
     public readonly bool IsContiguous
     {
         get

@@ -57,10 +57,6 @@ internal sealed unsafe class TensorContext
     /// <summary>Live tensor slots (a pool-growth test watches this with <see cref="NativeBufferPool.BytesOwned"/>).</summary>
     public int LiveSlotCount => _recordCount - _freeSlotCount;
 
-    public int Depth => _depth;
-
-    public int CurrentScopeId => _frames[_depth].Id;
-
     private TensorContext()
     {
         _frames[0] = new ScopeFrame { Id = 0, NodeStart = 0, OwnedSlots = [], OwnedCount = 0 };

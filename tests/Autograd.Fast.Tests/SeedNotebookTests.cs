@@ -11,7 +11,7 @@ namespace AutogradFast.Tests;
 /// Cells are named by the notebook's <c>In [n]</c>; notebook 000 (all <c>In [None]</c>) by the
 /// walkthrough's cell number.
 /// </summary>
-public sealed class SeedNotebookTests
+public class SeedNotebookTests
 {
     // ---- helpers ------------------------------------------------------------------------------
 

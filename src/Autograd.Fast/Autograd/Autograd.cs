@@ -32,6 +32,16 @@ public static class Autograd
     /// <summary><c>torch.set_num_threads(n)</c></summary>
     public static void SetNumThreads(int threads) => NumThreads = threads;
 
+    /// <summary>
+    /// Elementwise results with at least this many elements are deferred and fused on this thread
+    /// (see Ops/Fusion.cs). Tests set 1 to run every graph through fusion.
+    /// </summary>
+    internal static int FusionMinElements
+    {
+        get => TensorContext.Current.FusionMinElements;
+        set => TensorContext.Current.FusionMinElements = value;
+    }
+
     /// <summary>Whether operations are being recorded on this thread.</summary>
     public static bool IsGradEnabled => TensorContext.Current.GradEnabled;
 

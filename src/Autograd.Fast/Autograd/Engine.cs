@@ -144,6 +144,7 @@ internal static class Engine
         {
             // A broadcast or view gradient is written out first: a .Grad owns dense memory.
             if (!c.Records[grad].OwnsDenseMemory) grad = OpSupport.WriteOut(c, grad);
+            if (c.Records[grad].IsPending) c.Materialize(grad); // a .Grad is memory the leaf owns
             c.AdoptTemporary(grad, leaf);
             r.GradSlot = grad;
             return;

@@ -12,7 +12,7 @@ internal static class Accumulate
     /// </summary>
     public static int Sum(TensorContext c, int first, int second)
     {
-        if (c.Records[first].OwnsDenseMemory)
+        if (c.Records[first].OwnsDenseMemory && !c.Records[first].IsPending)
         {
             AddInto(c, first, second);
             c.ReleaseTemporary(second);
@@ -24,9 +24,19 @@ internal static class Accumulate
         return sum;
     }
 
-    public static void AddInto(TensorContext c, int destination, int source)
+    public static unsafe void AddInto(TensorContext c, int destination, int source)
     {
-        if (c.Records[destination].IsContiguous)
+        c.BeforeWrite(destination);
+        ref TensorRecord d = ref c.Records[destination];
+        ref TensorRecord s = ref c.Records[source];
+        if (s.IsPending && d.IsContiguous && d.DType == s.DType && d.NumEl == s.NumEl)
+        {
+            // A deferred gradient is computed block by block straight into the .grad: one pass.
+            void* into = d.DType == DType.Float32 ? c.Pointer<float>(destination) : c.Pointer<double>(destination);
+            Fusion.AccumulateInto(c, s.PendingExpression, into);
+            return;
+        }
+        if (d.IsContiguous)
         {
             Executor.Run<AddOperator>(c, Operand.Of(destination), Operand.Of(source), Operand.None, destination);
             return;

@@ -68,8 +68,7 @@ namespace AutogradFast.Ops
             if (kind == OpKind.Div) dtype = FloatingResult(dtype); // true division
             if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(kind.ToString().ToLowerInvariant());
             int rank = Broadcasting.BroadcastShape(ra, rb, out Dims shape);
-            int result = c.NewTensor(dtype, shape.AsSpan(rank), zero: false);
-            Executor.Run<TOp>(c, Operand.Of(a.Slot), Operand.Of(b.Slot), Operand.None, result);
+            int result = Elementwise<TOp>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(a.Slot), Operand.Of(b.Slot), Operand.None);
             if (Recorder.ShouldRecord(c, a.Slot, b.Slot))
             {
                 ref Node n = ref Recorder.Record(c, kind, result, a.Slot, b.Slot);

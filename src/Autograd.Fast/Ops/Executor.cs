@@ -208,7 +208,7 @@ internal static unsafe class Executor
             job.D + start, length);
     }
 
-    private static void RunFlatSerial<T, TOp>(int kinds, T* x, T* y, T* z, T* d, nint n)
+    public static void RunFlatSerial<T, TOp>(int kinds, T* x, T* y, T* z, T* d, nint n)
         where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
     {
         switch (kinds)

@@ -55,18 +55,20 @@ namespace AutogradFast.Ops
         private static int PowForward(TensorContext c, int x, double p, DType dtype, bool temporary)
         {
             ref TensorRecord r = ref c.Records[x];
-            int result = c.NewTensor(dtype, r.Shape.AsSpan(r.Rank), zero: false, temporary);
+            ReadOnlySpan<int> shape = r.Shape.AsSpan(r.Rank);
             Operand a = Operand.Of(x);
             switch (p)
             {
-                case 0: Fill.Scalar(c, result, 1); break;
-                case 1: Executor.Run<CopyOperator>(c, a, default, default, result); break;
-                case 2: Executor.Run<SquareOperator>(c, a, default, default, result); break;
-                case 3: Executor.Run<CubeOperator>(c, a, default, default, result); break;
-                case -1: Executor.Run<DivideOperator>(c, Operand.Of(1.0), a, default, result); break;
-                default: Transcendentals(c, x, result, p == 0.5 ? TranscendentalFunction.Sqrt : TranscendentalFunction.Pow, p); break;
+                case 0:
+                    int ones = c.NewTensor(dtype, shape, zero: false, temporary);
+                    Fill.Scalar(c, ones, 1);
+                    return ones;
+                case 1: return Elementwise<CopyOperator>(c, dtype, shape, temporary, a, default, default);
+                case 2: return Elementwise<SquareOperator>(c, dtype, shape, temporary, a, default, default);
+                case 3: return Elementwise<CubeOperator>(c, dtype, shape, temporary, a, default, default);
+                case -1: return Elementwise<DivideOperator>(c, dtype, shape, temporary, Operand.Of(1.0), a, default);
+                default: return Transcendental(c, x, dtype, temporary, p == 0.5 ? TranscendentalFunction.Sqrt : TranscendentalFunction.Pow, p);
             }
-            return result;
         }
 
         public static int PowBackward(TensorContext c, ref Node n, int g)
@@ -87,9 +89,7 @@ namespace AutogradFast.Ops
         public static Tensor Transcendental(Tensor a, OpKind kind)
         {
             TensorContext c = a.Ctx;
-            ref TensorRecord r = ref c.Records[a.Slot];
-            int result = c.NewTensor(FloatingResult(r.DType), r.Shape.AsSpan(r.Rank), zero: false);
-            Transcendentals(c, a.Slot, result, kind switch
+            int result = Transcendental(c, a.Slot, FloatingResult(c.Records[a.Slot].DType), temporary: false, kind switch
             {
                 OpKind.Exp => TranscendentalFunction.Exp,
                 OpKind.Log => TranscendentalFunction.Log,
@@ -129,6 +129,34 @@ namespace AutogradFast.Ops
 
         public static int ReluBackward(TensorContext c, ref Node n, int g)
             => GradMap<ReluGradOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0));
+
+        /// <summary>f(x) as a new tensor: deferred for fusion when large and the input streams, else computed now.</summary>
+        private static int Transcendental(TensorContext c, int x, DType dtype, bool temporary, TranscendentalFunction f, double p)
+        {
+            ref TensorRecord r = ref c.Records[x];
+            ReadOnlySpan<int> shape = r.Shape.AsSpan(r.Rank);
+            nint kernel = dtype == DType.Float32
+                ? (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&TranscendentalKernel<float>
+                : (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&TranscendentalKernel<double>;
+            int pending = Fusion.TryDefer(c, kernel, (int)f, p, dtype, shape, temporary, Operand.Of(x), default, default);
+            if (pending >= 0) return pending;
+            int result = c.NewTensor(dtype, shape, zero: false, temporary);
+            Transcendentals(c, x, result, f, p);
+            return result;
+        }
+
+        /// <summary>A fused block of f(x); x may be one value (a broadcast gradient), then every element is f of it.</summary>
+        private static void TranscendentalKernel<T>(void* x, void* y, void* z, void* d, int n, int kinds, int function, double p)
+            where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if ((kinds & 1) == 0)
+            {
+                Apply((TranscendentalFunction)function, new ReadOnlySpan<T>(x, n), new Span<T>(d, n), T.CreateTruncating(p));
+                return;
+            }
+            Apply((TranscendentalFunction)function, new ReadOnlySpan<T>(x, 1), new Span<T>(d, 1), T.CreateTruncating(p));
+            new Span<T>(d, n).Fill(*(T*)d);
+        }
 
         /// <summary>
         /// Transcendentals come from <see cref="TensorPrimitives"/>, which already has each exact

@@ -31,6 +31,7 @@ namespace AutogradFast
         {
             TensorContext c = OpSupport.ContextOf(this, source);
             InPlace.CheckWritable(c, Slot, source.Slot);
+            c.BeforeWrite(Slot);
             InPlace.CopyInto(c, Slot, source.Slot);
             c.BumpVersion(Slot);
             return this;
@@ -72,6 +73,7 @@ namespace AutogradFast.Ops
             TensorContext c = t.Ctx;
             CheckWritable(c, t.Slot, -1);
             CheckNotRecorded(c, t.Slot, -1);
+            c.BeforeWrite(t.Slot);
             if (c.Records[t.Slot].IsContiguous) Ops.Fill.Scalar(c, t.Slot, value);
             else
             {
@@ -92,6 +94,7 @@ namespace AutogradFast.Ops
             CheckWritable(c, t.Slot, sourceSlot);
             CheckNotRecorded(c, t.Slot, sourceSlot);
             if (sourceSlot >= 0) CheckBroadcastsInto(c, sourceSlot, t.Slot);
+            c.BeforeWrite(t.Slot);
             if (c.Records[t.Slot].IsContiguous) Executor.Run<TOp>(c, x, y, z, t.Slot);
             else
             {

@@ -34,7 +34,22 @@ internal static class OpSupport
         where TOp : struct, IElementwiseOperator
     {
         ref TensorRecord r = ref c.Records[like];
-        int result = c.NewTensor(dtype, r.Shape.AsSpan(r.Rank), zero: false, temporary);
+        return Elementwise<TOp>(c, dtype, r.Shape.AsSpan(r.Rank), temporary, x, y, z);
+    }
+
+    /// <summary>
+    /// A new tensor holding op(x, y, z): deferred for fusion when it is large (<see cref="Fusion"/>),
+    /// computed now otherwise. Every elementwise op and gradient rule produces its result here.
+    /// </summary>
+    public static int Elementwise<TOp>(TensorContext c, DType dtype, ReadOnlySpan<int> shape, bool temporary, Operand x, Operand y, Operand z)
+        where TOp : struct, IElementwiseOperator
+    {
+        if (Dims.NumEl(shape) >= c.FusionMinElements && dtype.IsFloatingPoint())
+        {
+            int pending = Fusion.TryDefer(c, Fusion.ElementwiseKernelFor<TOp>(dtype), 0, 0, dtype, shape, temporary, x, y, z);
+            if (pending >= 0) return pending;
+        }
+        int result = c.NewTensor(dtype, shape, zero: false, temporary);
         Executor.Run<TOp>(c, x, y, z, result);
         return result;
     }

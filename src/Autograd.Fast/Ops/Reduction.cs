@@ -39,8 +39,8 @@ namespace AutogradFast.Ops
             int result = c.NewTensor(resultType, [], zero: false);
             switch (resultType)
             {
-                case DType.Float32: { float s = Reductions.Sum(c.Pointer<float>(source), n); *c.Pointer<float>(result) = kind == OpKind.Mean ? s / n : s; break; }
-                case DType.Float64: { double s = Reductions.Sum(c.Pointer<double>(source), n); *c.Pointer<double>(result) = kind == OpKind.Mean ? s / n : s; break; }
+                case DType.Float32: { float s = SumOf<float>(c, source, n); *c.Pointer<float>(result) = kind == OpKind.Mean ? s / n : s; break; }
+                case DType.Float64: { double s = SumOf<double>(c, source, n); *c.Pointer<double>(result) = kind == OpKind.Mean ? s / n : s; break; }
                 default: *c.Pointer<long>(result) = Reductions.Sum(c.Pointer<long>(source), n); break;
             }
             if (source != a.Slot) c.ReleaseTemporary(source);
@@ -50,6 +50,13 @@ namespace AutogradFast.Ops
                 node.Scalar = n;
             }
             return new Tensor(c, result);
+        }
+
+        /// <summary>A pending (deferred) input is summed block by block as it is computed, never written out.</summary>
+        private static T SumOf<T>(TensorContext c, int source, int n) where T : unmanaged, INumber<T>
+        {
+            ref TensorRecord r = ref c.Records[source];
+            return r.IsPending ? Fusion.Sum<T>(c, r.PendingExpression) : Reductions.Sum(c.Pointer<T>(source), n);
         }
 
         /// <summary>

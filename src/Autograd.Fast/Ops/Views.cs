@@ -366,6 +366,7 @@ namespace AutogradFast.Ops
             ref TensorRecord b = ref c.Records[baseSlot];
             if (c.GradEnabled && (b.Flags & TensorFlags.RequiresGrad) != 0 && b.Node < 0) ThrowHelper.LeafViewInPlace();
             InPlace.CheckWritable(c, baseSlot, value.Slot);
+            c.BeforeWrite(baseSlot);
             int view = c.NewView(baseSlot, where.Shape.AsSpan(where.Rank), where.Strides, where.Offset);
             ref TensorRecord rv = ref c.Records[view];
             ref TensorRecord src = ref c.Records[value.Slot];
@@ -394,6 +395,7 @@ namespace AutogradFast.Ops
             // The base's gradient is g with a region zeroed in place: that needs dense memory of its own.
             int incoming = g;
             if (!c.Records[g].OwnsDenseMemory) g = CopyOf(c, g); // the engine releases the incoming one
+            c.BeforeWrite(g);
             ref TensorRecord b = ref c.Records[n.Input0];
             ref TensorRecord v = ref c.Records[n.Arg0];
             ViewGeometry where = RelativeGeometry(b, v, Dims.ContiguousStrides(b.Shape.AsSpan(b.Rank)));

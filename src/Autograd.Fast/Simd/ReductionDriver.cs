@@ -47,8 +47,12 @@ internal static unsafe class ReductionDriver
         return sum;
     }
 
+    /// <summary>The sum of one chunk (at most <see cref="ChunkLength"/> elements): what fused reductions produce per block.</summary>
+    public static T BlockSum<T>(T* x, int n) where T : unmanaged, INumber<T>
+        => SumChunk<T, AddOperator, Elements<T>, Broadcast<T>>(new(x), default, 0, n);
+
     /// <summary>The same ordered combination as the serial loop, so both give the same bits.</summary>
-    private static T Combine<T>(T* partials, int chunks) where T : unmanaged, INumber<T>
+    public static T Combine<T>(T* partials, int chunks) where T : unmanaged, INumber<T>
     {
         if (typeof(T) == typeof(float))
         {

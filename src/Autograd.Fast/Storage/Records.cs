@@ -16,7 +16,8 @@ internal enum TensorFlags : byte
 internal struct TensorRecord
 {
     public int Generation;       // bumped on release; a handle with an older one is stale
-    public int Storage;          // >= 0: index into the context's storages; < 0: inline data of slot -(Storage + 1)
+    public int Storage;          // >= 0: index into the context's storages; < 0: inline data of slot -(Storage + 1),
+                                 // or, at or below PendingBase, a deferred expression (see Fusion)
     public int Offset;           // in elements
     public int NumEl;
     public DType DType;
@@ -34,7 +35,18 @@ internal struct TensorRecord
     /// <summary>Tiny tensors keep their elements in their own record: no pool round trip for scalars.</summary>
     public const int InlineBytes = 16;
 
-    public readonly bool IsInline => Storage < 0;
+    /// <summary>Storage values at or below this encode a deferred expression: <c>PendingBase - expression</c>.</summary>
+    public const int PendingBase = -(1 << 30) - 2;
+
+    /// <summary>Storage of a released slot.</summary>
+    public const int Released = int.MinValue;
+
+    public readonly bool IsInline => Storage < 0 && Storage > PendingBase;
+
+    /// <summary>Not computed yet: the value is a deferred elementwise expression, evaluated when read.</summary>
+    public readonly bool IsPending => Storage <= PendingBase && Storage != Released;
+
+    public readonly int PendingExpression => PendingBase - Storage;
 
     /// <summary>The slot whose record holds the inline data (this tensor's, or its base's for a view).</summary>
     public readonly int InlineOwner => -(Storage + 1);
@@ -64,6 +76,7 @@ internal struct StorageRecord
     public int SizeClass;
     public int RefCount;   // tensor slots that point here; the buffer returns to the pool at zero
     public int Version;    // bumped by every in-place write; saved values compare it at backward
+    public int PendingReaders; // deferred expressions that read this buffer: a write must evaluate them first
 }
 
 /// <summary>An open scope: what it owns goes back to the pool when it ends.</summary>

@@ -45,6 +45,15 @@ internal sealed unsafe class TensorContext
     public PagedArray<Node> Nodes;
     public int NodeCount;
 
+    /// <summary>Deferred elementwise expressions (<see cref="Ops.Fusion"/>) and their free list.</summary>
+    public PagedArray<Ops.Expression> Expressions;
+    private int _expressionCount;
+    private int[] _freeExpressions = new int[64];
+    private int _freeExpressionCount;
+
+    /// <summary>Elementwise results with at least this many elements are deferred and fused (tests lower it).</summary>
+    public int FusionMinElements = Ops.Fusion.DefaultMinElements;
+
     private ScopeFrame[] _frames = new ScopeFrame[8];
     private int _depth; // index of the innermost open frame; 0 is the thread's root scope
     private int _nextScopeId = 1;
@@ -138,6 +147,7 @@ internal sealed unsafe class TensorContext
     public int NewView(int baseSlot, ReadOnlySpan<int> shape, in Dims strides, int offset, bool temporary = false)
     {
         ref TensorRecord b = ref Records[baseSlot];
+        if (b.IsPending) Materialize(baseSlot); // a view shares memory: there has to be some
         if (temporary && b.IsInline) return InlineCopy(baseSlot, shape, strides, offset);
         int slot = NewSlot(b.Storage, b.DType, shape, offset, Dims.NumEl(shape), temporary ? -1 : _depth);
         ref TensorRecord v = ref Records[slot];
@@ -243,7 +253,8 @@ internal sealed unsafe class TensorContext
         r.Flags = TensorFlags.None;
         r.ReleasedByScope = releasedByScope;
         if (r.Storage >= 0) ReleaseStorageReference(r.Storage);
-        r.Storage = int.MinValue;
+        if (r.IsPending) Ops.Fusion.Release(this, r.PendingExpression);
+        r.Storage = TensorRecord.Released;
         if (_freeSlotCount == _freeSlots.Length) Array.Resize(ref _freeSlots, _freeSlots.Length * 2);
         _freeSlots[_freeSlotCount++] = slot;
     }
@@ -298,9 +309,80 @@ internal sealed unsafe class TensorContext
     public T* Pointer<T>(int slot) where T : unmanaged
     {
         ref TensorRecord r = ref Records[slot];
+        if (r.Storage < 0 && r.Storage <= TensorRecord.PendingBase) Materialize(slot);
         byte* data = r.Storage >= 0 ? (byte*)Storages[r.Storage].Pointer : (byte*)Unsafe.AsPointer(ref Records[r.InlineOwner].Inline0);
         return (T*)data + r.Offset;
     }
+
+    // ---- deferred (fused) results --------------------------------------------------------------
+
+    /// <summary>A contiguous tensor whose value is deferred expression <paramref name="expression"/> (which it now references).</summary>
+    public int NewPendingTensor(DType dtype, ReadOnlySpan<int> shape, int expression, bool temporary)
+    {
+        int slot = NewSlot(TensorRecord.PendingBase - expression, dtype, shape, 0, Dims.NumEl(shape), temporary ? -1 : _depth);
+        ref TensorRecord r = ref Records[slot];
+        r.InlineVersion = 0; // a pending value has not been written in place; its storage starts at version 0 too
+        WriteContiguousStrides(ref r);
+        return slot;
+    }
+
+    /// <summary>Computes a pending tensor into its own new storage.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void Materialize(int slot)
+    {
+        ref TensorRecord r = ref Records[slot];
+        if (!r.IsPending) throw new InvalidOperationException("Internal error: materializing a tensor that is not pending.");
+        int expression = r.PendingExpression;
+        int storage = Expressions[expression].Storage;
+        if (storage < 0)
+        {
+            storage = NewStorage((long)r.NumEl * r.DType.ElementSize(), zero: false);
+            Ops.Fusion.Evaluate(this, expression, (void*)Storages[storage].Pointer);
+            Ops.Fusion.Adopt(this, expression, storage); // parents still pending stream it from now on
+        }
+        Storages[storage].RefCount++;
+        r.Storage = storage;
+        Ops.Fusion.Release(this, expression);
+    }
+
+    /// <summary>
+    /// Call before writing into <paramref name="slot"/>'s memory in place: deferred expressions that
+    /// read that memory are evaluated first, so they keep the values they were created with.
+    /// </summary>
+    public void BeforeWrite(int slot)
+    {
+        ref TensorRecord r = ref Records[slot];
+        if (r.IsPending) Materialize(slot);
+        else if (r.Storage >= 0 && Storages[r.Storage].PendingReaders > 0) MaterializeAllPending();
+    }
+
+    private void MaterializeAllPending()
+    {
+        for (int slot = 0; slot < _recordCount; slot++)
+        {
+            if ((Records[slot].Flags & TensorFlags.Live) != 0 && Records[slot].IsPending) Materialize(slot);
+        }
+    }
+
+    public int NewExpression()
+    {
+        if (_freeExpressionCount > 0) return _freeExpressions[--_freeExpressionCount];
+        Expressions.EnsureCapacity(_expressionCount);
+        return _expressionCount++;
+    }
+
+    /// <summary>Deferred expressions alive (a leak test watches this).</summary>
+    public int LiveExpressionCount => _expressionCount - _freeExpressionCount;
+
+    public void FreeExpression(int expression)
+    {
+        if (_freeExpressionCount == _freeExpressions.Length) Array.Resize(ref _freeExpressions, _freeExpressions.Length * 2);
+        _freeExpressions[_freeExpressionCount++] = expression;
+    }
+
+    public void AddStorageReference(int storage) => Storages[storage].RefCount++;
+
+    public void ReleaseStorage(int storage) => ReleaseStorageReference(storage);
 
     /// <summary>The elements of a contiguous tensor.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -313,6 +395,7 @@ internal sealed unsafe class TensorContext
     private ref int VersionOf(int slot)
     {
         ref TensorRecord r = ref Records[slot];
+        if (r.IsPending) return ref r.InlineVersion;
         return ref r.Storage >= 0 ? ref Storages[r.Storage].Version : ref Records[r.InlineOwner].InlineVersion;
     }
 }

@@ -1,0 +1,468 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using AutogradFast.Simd;
+using AutogradFast.Storage;
+using AutogradFast.Threading;
+
+namespace AutogradFast.Ops;
+
+/// <summary>Where an expression's operand comes from.</summary>
+internal enum OperandSource : byte
+{
+    /// <summary>One value for every element: a scalar, a one-element tensor or a stride-0 broadcast, captured when the op ran.</summary>
+    Value,
+    /// <summary>A contiguous buffer of the expression's length (a reference on the storage is held).</summary>
+    Stream,
+    /// <summary>Another deferred expression (a reference on it is held).</summary>
+    Expression,
+}
+
+internal struct ExpressionOperand
+{
+    public OperandSource Source;
+    public int Index;      // storage (Stream) or expression (Expression)
+    public int Offset;     // elements into the storage
+    public double Value;
+}
+
+/// <summary>
+/// One deferred elementwise op: a block kernel and up to three operands. Expressions form a DAG
+/// through their operands and are reference counted by pending tensors and by parent expressions.
+/// </summary>
+internal struct Expression
+{
+    public nint Kernel;        // a block kernel: d[0..n) = op(x, y, z); bit k of kinds says operand k is one value
+    public int Aux;            // kernel-specific (the transcendental function)
+    public double Param;       // kernel-specific (pow's exponent)
+    public DType DType;
+    public int NumEl;
+    public ExpressionOperand X, Y, Z;
+    public int RefCount;
+    public int Storage;        // >= 0 once computed into memory: readers then stream it instead of recomputing
+    public int Size;           // instructions needed to evaluate it (an upper bound; 0 once computed)
+    public int Mark;           // its instruction while a program is built, -1 otherwise
+}
+
+/// <summary>
+/// Deferred, fused elementwise evaluation. Large elementwise results (forward ops and gradient rules
+/// alike) are not computed when the op runs: the result is a pending tensor holding an expression
+/// over its operands. When the value is needed the expression DAG is compiled into a short program
+/// and run block by block (4 Ki elements, so intermediates stay in cache): written out when the
+/// tensor is read, reduced without ever being written by <c>sum</c>/<c>mean</c>, or added straight
+/// into a leaf's <c>.grad</c>. <c>(x * x).exp().sum()</c> and its backward thus read x once each way
+/// instead of making a memory pass per op. Results are the same bits as unfused evaluation: blocks
+/// run the same elementwise operators, and sums use the reduction driver's own chunking.
+/// <para>Correctness rules: operands are captured when the op runs (values by value, buffers by
+/// reference), and any in-place write first evaluates the pending expressions that read the buffer
+/// it writes (<see cref="TensorContext.BeforeWrite"/>).</para>
+/// </summary>
+internal static unsafe class Fusion
+{
+    /// <summary>Below this, one pass is cheap and cache-resident: ops run eagerly (and tiny graphs keep their fast paths).</summary>
+    public const int DefaultMinElements = 1 << 17;
+
+    /// <summary>Longest program; a deeper chain computes its operands into memory first.</summary>
+    public const int MaxInstructions = 16;
+
+    /// <summary>Elements per block: the reduction driver's chunk, so fused sums add in the same order.</summary>
+    public const int BlockLength = ReductionDriver.ChunkLength;
+
+    // ---- deferring -------------------------------------------------------------------------------
+
+    /// <summary>
+    /// A pending tensor for op(x, y, z) with <paramref name="kernel"/>, or -1 when the op should run
+    /// now (small, not floating point, or an operand that is neither contiguous nor one value).
+    /// </summary>
+    public static int TryDefer(TensorContext c, nint kernel, int aux, double param, DType dtype, ReadOnlySpan<int> shape,
+        bool temporary, Operand x, Operand y, Operand z)
+    {
+        int numel = Dims.NumEl(shape);
+        if (numel < c.FusionMinElements || dtype is not (DType.Float32 or DType.Float64)) return -1;
+        if (!Classify(c, x, dtype, numel, out ExpressionOperand ex)
+            || !Classify(c, y, dtype, numel, out ExpressionOperand ey)
+            || !Classify(c, z, dtype, numel, out ExpressionOperand ez)) return -1;
+        int size = 1 + SizeOf(c, ex) + (SameExpression(ey, ex) ? 0 : SizeOf(c, ey)) + (SameExpression(ez, ex) || SameExpression(ez, ey) ? 0 : SizeOf(c, ez));
+        if (size > MaxInstructions)
+        {
+            // Cut the chain: the operands are computed into memory and streamed from there.
+            ComputeIntoMemory(c, ex);
+            ComputeIntoMemory(c, ey);
+            ComputeIntoMemory(c, ez);
+            size = 1;
+        }
+        int e = c.NewExpression();
+        ref Expression node = ref c.Expressions[e];
+        node = new Expression
+        {
+            Kernel = kernel, Aux = aux, Param = param, DType = dtype, NumEl = numel,
+            X = ex, Y = ey, Z = ez, RefCount = 1, Storage = -1, Size = size, Mark = -1,
+        };
+        Reference(c, ex);
+        Reference(c, ey);
+        Reference(c, ez);
+        return c.NewPendingTensor(dtype, shape, e, temporary);
+    }
+
+    private static bool Classify(TensorContext c, Operand operand, DType dtype, int numel, out ExpressionOperand e)
+    {
+        e = default;
+        if (operand.IsScalar)
+        {
+            e.Value = operand.Scalar; // as the executor: converted to the result's dtype when used
+            return true;
+        }
+        int slot = operand.Slot;
+        ref TensorRecord r = ref c.Records[slot];
+        if (r.DType != dtype) return false;
+        if (r.NumEl == 1 || (r.NumEl == numel && r.Rank > 0 && AllStridesZero(r)))
+        {
+            e.Value = dtype == DType.Float32 ? *c.Pointer<float>(slot) : *c.Pointer<double>(slot);
+            return true;
+        }
+        if (r.NumEl != numel || !r.IsContiguous) return false;
+        if (r.IsPending)
+        {
+            e.Source = OperandSource.Expression;
+            e.Index = r.PendingExpression;
+            return true;
+        }
+        if (r.IsInline) return false; // unreachable for large tensors; inline data has no storage to reference
+        e.Source = OperandSource.Stream;
+        e.Index = r.Storage;
+        e.Offset = r.Offset;
+        return true;
+    }
+
+    private static bool AllStridesZero(in TensorRecord r)
+    {
+        for (int i = 0; i < r.Rank; i++)
+            if (r.Strides[i] != 0 && r.Shape[i] != 1) return false;
+        return true;
+    }
+
+    private static bool SameExpression(in ExpressionOperand a, in ExpressionOperand b)
+        => a.Source == OperandSource.Expression && b.Source == OperandSource.Expression && a.Index == b.Index;
+
+    private static int SizeOf(TensorContext c, in ExpressionOperand e)
+        => e.Source == OperandSource.Expression ? c.Expressions[e.Index].Size : 0;
+
+    private static void ComputeIntoMemory(TensorContext c, in ExpressionOperand e)
+    {
+        if (e.Source != OperandSource.Expression) return;
+        ref Expression node = ref c.Expressions[e.Index];
+        if (node.Storage >= 0) return;
+        int storage = c.NewStorage((long)node.NumEl * node.DType.ElementSize(), zero: false);
+        Evaluate(c, e.Index, (void*)c.Storages[storage].Pointer);
+        Adopt(c, e.Index, storage);
+    }
+
+    private static void Reference(TensorContext c, in ExpressionOperand e)
+    {
+        switch (e.Source)
+        {
+            case OperandSource.Stream:
+                c.AddStorageReference(e.Index);
+                c.Storages[e.Index].PendingReaders++;
+                break;
+            case OperandSource.Expression:
+                c.Expressions[e.Index].RefCount++;
+                break;
+        }
+    }
+
+    private static void Unreference(TensorContext c, in ExpressionOperand e)
+    {
+        switch (e.Source)
+        {
+            case OperandSource.Stream:
+                c.Storages[e.Index].PendingReaders--;
+                c.ReleaseStorage(e.Index);
+                break;
+            case OperandSource.Expression:
+                Release(c, e.Index);
+                break;
+        }
+    }
+
+    /// <summary>Records that <paramref name="expression"/>'s value now sits in <paramref name="storage"/> (which it references).</summary>
+    public static void Adopt(TensorContext c, int expression, int storage)
+    {
+        ref Expression node = ref c.Expressions[expression];
+        node.Storage = storage;
+        node.Size = 0;
+        c.AddStorageReference(storage);
+        c.Storages[storage].PendingReaders++; // a write into it must first evaluate this expression's readers
+        // Its operands are no longer needed by anyone reading through it.
+        ExpressionOperand x = node.X, y = node.Y, z = node.Z;
+        node.X = node.Y = node.Z = default;
+        Unreference(c, x);
+        Unreference(c, y);
+        Unreference(c, z);
+    }
+
+    public static void Release(TensorContext c, int expression)
+    {
+        ref Expression node = ref c.Expressions[expression];
+        if (--node.RefCount > 0) return;
+        ExpressionOperand x = node.X, y = node.Y, z = node.Z;
+        if (node.Storage >= 0)
+        {
+            c.Storages[node.Storage].PendingReaders--;
+            c.ReleaseStorage(node.Storage);
+        }
+        node = default;
+        c.FreeExpression(expression);
+        Unreference(c, x);
+        Unreference(c, y);
+        Unreference(c, z);
+    }
+
+    // ---- evaluating --------------------------------------------------------------------------------
+
+    private enum Sink : byte { Write, Accumulate, Sum }
+
+    private struct Instruction
+    {
+        public nint Kernel;
+        public double Param;
+        public int Aux;
+        public int Kinds;
+        public byte* X, Y, Z;   // a value's address, a stream's base, or a scratch offset
+        public byte Modes;      // 2 bits per operand: 0 value, 1 stream, 2 scratch
+    }
+
+    [InlineArray(MaxInstructions)]
+    private struct Instructions { private Instruction _element0; }
+
+    [InlineArray(3 * MaxInstructions)]
+    private struct Values { private long _element0; }
+
+    private struct Program
+    {
+        public Instructions Code;
+        public Values Constants;
+        public int Count;
+        public int ElementSize;
+        public nint Length;
+        public Sink Sink;
+        public byte* Destination;
+        public void* Partials;
+        public nint AccumulateKernel;
+    }
+
+    /// <summary>Writes <paramref name="expression"/>'s value into <paramref name="destination"/> (its length, its dtype).</summary>
+    public static void Evaluate(TensorContext c, int expression, void* destination)
+    {
+        Program p = default;
+        p.Sink = Sink.Write;
+        p.Destination = (byte*)destination;
+        Run(c, expression, ref p);
+    }
+
+    /// <summary>destination += expression's value (the engine adding a gradient into a .grad).</summary>
+    public static void AccumulateInto(TensorContext c, int expression, void* destination)
+    {
+        Program p = default;
+        p.Sink = Sink.Accumulate;
+        p.Destination = (byte*)destination;
+        p.AccumulateKernel = c.Expressions[expression].DType == DType.Float32
+            ? (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<float, AddOperator>
+            : (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<double, AddOperator>;
+        Run(c, expression, ref p);
+    }
+
+    /// <summary>The sum of the expression's elements, in the same order and precision as <see cref="Reductions.Sum{T}"/>.</summary>
+    public static T Sum<T>(TensorContext c, int expression) where T : unmanaged, INumber<T>
+    {
+        int length = c.Expressions[expression].NumEl;
+        int blocks = (length + BlockLength - 1) / BlockLength;
+        int sizeClass = NativeBufferPool.SizeClass((long)blocks * sizeof(T));
+        nint partials = c.Pool.Rent(sizeClass);
+        try
+        {
+            Program p = default;
+            p.Sink = Sink.Sum;
+            p.Partials = (void*)partials;
+            Run(c, expression, ref p);
+            return ReductionDriver.Combine((T*)partials, blocks);
+        }
+        finally
+        {
+            c.Pool.Return(partials, sizeClass);
+        }
+    }
+
+    private static void Run(TensorContext c, int root, ref Program p)
+    {
+        ref Expression node = ref c.Expressions[root];
+        p.ElementSize = node.DType.ElementSize();
+        p.Length = node.NumEl;
+        if (node.Storage >= 0)
+        {
+            // Already in memory: a copy program (a single instruction streaming it).
+            EmitCopyOf(c, root, ref p);
+        }
+        else
+        {
+            Emit(c, root, ref p);
+            ClearMarks(c, root);
+        }
+        void* program = Unsafe.AsPointer(ref p); // p lives on a caller's stack frame for the whole run
+        if (!Chunking.ShouldSplit(p.Length))
+        {
+            if (node.DType == DType.Float32) RunRange<float>((Program*)program, 0, p.Length);
+            else RunRange<double>((Program*)program, 0, p.Length);
+            return;
+        }
+        if (node.DType == DType.Float32) WorkerPool.For(Chunking.ChunkCount(p.Length), &RunChunk<float>, program);
+        else WorkerPool.For(Chunking.ChunkCount(p.Length), &RunChunk<double>, program);
+    }
+
+    private static void ClearMarks(TensorContext c, int expression)
+    {
+        ref Expression node = ref c.Expressions[expression];
+        if (node.Mark < 0) return;
+        node.Mark = -1;
+        if (node.X.Source == OperandSource.Expression) ClearMarks(c, node.X.Index);
+        if (node.Y.Source == OperandSource.Expression) ClearMarks(c, node.Y.Index);
+        if (node.Z.Source == OperandSource.Expression) ClearMarks(c, node.Z.Index);
+    }
+
+    /// <summary>Appends the instructions of <paramref name="expression"/> after those of its operands (post-order, each once).</summary>
+    private static int Emit(TensorContext c, int expression, ref Program p)
+    {
+        ref Expression node = ref c.Expressions[expression];
+        if (node.Mark >= 0) return node.Mark;
+        if (node.X.Source == OperandSource.Expression && c.Expressions[node.X.Index].Storage < 0) Emit(c, node.X.Index, ref p);
+        if (node.Y.Source == OperandSource.Expression && c.Expressions[node.Y.Index].Storage < 0) Emit(c, node.Y.Index, ref p);
+        if (node.Z.Source == OperandSource.Expression && c.Expressions[node.Z.Index].Storage < 0) Emit(c, node.Z.Index, ref p);
+        int index = p.Count++;
+        if (index >= MaxInstructions) throw new InvalidOperationException("Internal error: a fused expression outgrew its program.");
+        ref Instruction ins = ref p.Code[index];
+        ins.Kernel = node.Kernel;
+        ins.Param = node.Param;
+        ins.Aux = node.Aux;
+        int kinds = 0, modes = 0;
+        ins.X = OperandAddress(c, node.X, node.DType, ref p, 3 * index, ref kinds, ref modes, 0);
+        ins.Y = OperandAddress(c, node.Y, node.DType, ref p, 3 * index + 1, ref kinds, ref modes, 1);
+        ins.Z = OperandAddress(c, node.Z, node.DType, ref p, 3 * index + 2, ref kinds, ref modes, 2);
+        ins.Kinds = kinds;
+        ins.Modes = (byte)modes;
+        node.Mark = index;
+        return index;
+    }
+
+    private static void EmitCopyOf(TensorContext c, int expression, ref Program p)
+    {
+        ref Expression node = ref c.Expressions[expression];
+        ref Instruction ins = ref p.Code[p.Count++];
+        ins.Kernel = node.DType == DType.Float32
+            ? (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<float, CopyOperator>
+            : (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<double, CopyOperator>;
+        ins.X = (byte*)c.Storages[node.Storage].Pointer;
+        ins.Modes = 1;
+        ins.Kinds = 6; // y and z unused: one value each
+        ins.Y = ins.Z = (byte*)Unsafe.AsPointer(ref p.Constants[0]);
+    }
+
+    private static byte* OperandAddress(TensorContext c, in ExpressionOperand e, DType dtype, ref Program p, int constant,
+        ref int kinds, ref int modes, int position)
+    {
+        switch (e.Source)
+        {
+            case OperandSource.Stream:
+                modes |= 1 << (2 * position);
+                return (byte*)c.Storages[e.Index].Pointer + (nint)e.Offset * dtype.ElementSize();
+            case OperandSource.Expression:
+                ref Expression operand = ref c.Expressions[e.Index];
+                if (operand.Storage >= 0)
+                {
+                    modes |= 1 << (2 * position);
+                    return (byte*)c.Storages[operand.Storage].Pointer;
+                }
+                modes |= 2 << (2 * position);
+                return (byte*)((nint)operand.Mark * BlockLength * dtype.ElementSize());
+            default:
+                kinds |= 1 << position;
+                ref long slot = ref p.Constants[constant];
+                if (dtype == DType.Float32) Unsafe.As<long, float>(ref slot) = (float)e.Value;
+                else Unsafe.As<long, double>(ref slot) = e.Value;
+                return (byte*)Unsafe.AsPointer(ref slot);
+        }
+    }
+
+    private static void RunChunk<T>(void* program, int chunk) where T : unmanaged, INumber<T>
+    {
+        var (start, length) = Chunking.Range(chunk, ((Program*)program)->Length);
+        RunRange<T>((Program*)program, start, length);
+    }
+
+    private static void RunRange<T>(Program* p, nint start, nint length) where T : unmanaged, INumber<T>
+    {
+        int blockBytes = BlockLength * sizeof(T);
+        byte* scratch = Scratch.Get(p->Count * blockBytes);
+        int last = p->Count - 1;
+        for (nint block = start; block < start + length; block += BlockLength)
+        {
+            int n = (int)Math.Min(BlockLength, start + length - block);
+            nint offset = block * sizeof(T);
+            for (int i = 0; i <= last; i++)
+            {
+                ref Instruction ins = ref p->Code[i];
+                void* d = i == last && p->Sink == Sink.Write ? p->Destination + offset : scratch + (nint)i * blockBytes;
+                ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)ins.Kernel)(
+                    Address(ins.X, ins.Modes, 0, offset, scratch),
+                    Address(ins.Y, ins.Modes, 2, offset, scratch),
+                    Address(ins.Z, ins.Modes, 4, offset, scratch),
+                    d, n, ins.Kinds, ins.Aux, ins.Param);
+            }
+            T* result = (T*)(scratch + (nint)last * blockBytes);
+            if (p->Sink == Sink.Accumulate)
+            {
+                T* into = (T*)(p->Destination + offset);
+                ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)p->AccumulateKernel)(into, result, result, into, n, 0, 0, 0);
+            }
+            else if (p->Sink == Sink.Sum)
+            {
+                ((T*)p->Partials)[block / BlockLength] = ReductionDriver.BlockSum(result, n);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void* Address(byte* operand, byte modes, int shift, nint offset, byte* scratch) => ((modes >> shift) & 3) switch
+    {
+        0 => operand,
+        1 => operand + offset,
+        _ => scratch + (nint)operand,
+    };
+
+    // ---- block kernels -----------------------------------------------------------------------------
+
+    /// <summary>Any elementwise operator as a block kernel.</summary>
+    public static void ElementwiseKernel<T, TOp>(void* x, void* y, void* z, void* d, int n, int kinds, int aux, double param)
+        where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
+        => Executor.RunFlatSerial<T, TOp>(kinds, (T*)x, (T*)y, (T*)z, (T*)d, n);
+
+    public static nint ElementwiseKernelFor<TOp>(DType dtype) where TOp : struct, IElementwiseOperator
+        => dtype == DType.Float32
+            ? (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<float, TOp>
+            : (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<double, TOp>;
+
+    /// <summary>Per-thread scratch for the intermediates of one block of every instruction.</summary>
+    private sealed class Scratch
+    {
+        [ThreadStatic] private static Scratch? t_scratch;
+        private const int Bytes = MaxInstructions * BlockLength * sizeof(double);
+        private readonly byte* _pointer = (byte*)NativeMemory.AlignedAlloc(Bytes, NativeBufferPool.Alignment);
+
+        public static byte* Get(int bytes)
+        {
+            if (bytes > Bytes) throw new InvalidOperationException("Internal error: fused scratch too small.");
+            return (t_scratch ??= new Scratch())._pointer;
+        }
+
+        ~Scratch() => NativeMemory.AlignedFree(_pointer);
+    }
+}

@@ -267,4 +267,73 @@ public sealed class FusionTests
         Assert.Equal(before, Autograd.PoolStatistics());
         Assert.Equal(expressions, TensorContext.Current.LiveExpressionCount);
     }
+
+    [Fact]
+    public void ZeroingALargeGrad_IsDeferred_AndReadsAsZeros()
+    {
+        using (Autograd.Scope())
+        {
+            Tensor x = Input(12).RequiresGrad_(true);
+            x.Exp().Sum().Backward();
+            Tensor grad = x.Grad!.Value;
+            grad.Zero_();
+            Assert.True(IsPending(grad));
+            grad.Fill_(5);
+            grad.Zero_();
+            Assert.Equal(0.0, grad.Sum().Item<float>());         // reduced without being written
+            Assert.True(IsPending(grad));
+            Assert.All(grad.ToArray<float>(), v => Assert.Equal(0f, v));
+            Assert.False(IsPending(grad));
+        }
+    }
+
+    [Fact]
+    public void ZeroingAGradThatAViewShares_WritesAtOnce()
+    {
+        using (Autograd.Scope())
+        {
+            Tensor x = Input(13).RequiresGrad_(true);
+            x.Exp().Sum().Backward();
+            Tensor view = x.Grad!.Value[5..10];
+            x.Grad!.Value.Zero_();
+            Assert.False(IsPending(x.Grad!.Value));
+            Assert.All(view.ToArray<float>(), v => Assert.Equal(0f, v));
+        }
+    }
+
+    [Fact]
+    public void AGradientAddedOntoADeferredZero_KeepsPositiveZero_AsTheEagerSum()
+    {
+        // 0 + (-0) is +0: writing the gradient straight into the zeroed .grad must not produce -0.
+        var (fused, eager) = BothWays(() =>
+        {
+            using (Autograd.Scope())
+            {
+                Tensor x = Input(14).RequiresGrad_(true);
+                (x * 2).Sum().Backward();
+                x.Grad!.Value.Zero_();
+                (x * -0.0).Sum().Backward();
+                return x.Grad!.Value.ToArray<float>();
+            }
+        });
+        Assert.All(eager, v => Assert.True(float.IsPositive(v) && v == 0));
+        Assert.Equal(eager, fused);
+    }
+
+    [Fact]
+    public void ZeroingASavedValue_IsStillAnInPlaceModification()
+    {
+        using (Autograd.Scope())
+        {
+            Tensor a = Input(16).RequiresGrad_(true);
+            Tensor saved = a * 1;
+            Assert.NotEmpty(saved.ToArray<float>()); // computed into a buffer of its own
+            Tensor loss = saved.Dot(saved);          // dot saves its inputs and reads them at once
+            using (Autograd.NoGrad()) saved.Zero_();
+            Assert.True(IsPending(saved));           // the zeroing was deferred, the version still moved
+            var e = Assert.Throws<InvalidOperationException>(() => loss.Backward());
+            Assert.Contains("modified by an inplace operation", e.Message);
+            Assert.All(saved.ToArray<float>(), v => Assert.Equal(0f, v));
+        }
+    }
 }

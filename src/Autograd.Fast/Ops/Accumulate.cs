@@ -26,6 +26,7 @@ internal static class Accumulate
 
     public static unsafe void AddInto(TensorContext c, int destination, int source)
     {
+        if (c.Records[source].IsPending && Fusion.TryAccumulateOntoFill(c, destination, source)) return; // a zeroed .grad: written, not read back
         c.BeforeWrite(destination);
         ref TensorRecord d = ref c.Records[destination];
         ref TensorRecord s = ref c.Records[source];

@@ -89,13 +89,15 @@ namespace AutogradFast.Ops
         public static Tensor Transcendental(Tensor a, OpKind kind)
         {
             TensorContext c = a.Ctx;
-            int result = Transcendental(c, a.Slot, FloatingResult(c.Records[a.Slot].DType), temporary: false, kind switch
+            ref TensorRecord r = ref c.Records[a.Slot];
+            DType dtype = FloatingResult(r.DType);
+            int result = kind switch
             {
-                OpKind.Exp => TranscendentalFunction.Exp,
-                OpKind.Log => TranscendentalFunction.Log,
-                OpKind.Tanh => TranscendentalFunction.Tanh,
-                _ => TranscendentalFunction.Sigmoid,
-            }, 0);
+                OpKind.Exp => Elementwise<ExpOperator>(c, dtype, r.Shape.AsSpan(r.Rank), temporary: false, Operand.Of(a.Slot), default, default),
+                OpKind.Log => Transcendental(c, a.Slot, dtype, temporary: false, TranscendentalFunction.Log, 0),
+                OpKind.Tanh => Transcendental(c, a.Slot, dtype, temporary: false, TranscendentalFunction.Tanh, 0),
+                _ => Transcendental(c, a.Slot, dtype, temporary: false, TranscendentalFunction.Sigmoid, 0),
+            };
             if (Recorder.ShouldRecord(c, a.Slot))
             {
                 ref Node n = ref Recorder.Record(c, kind, result, a.Slot);
@@ -203,7 +205,6 @@ namespace AutogradFast.Ops
         {
             switch (f)
             {
-                case TranscendentalFunction.Exp: TensorPrimitives.Exp(x, d); break;
                 case TranscendentalFunction.Log: TensorPrimitives.Log(x, d); break;
                 case TranscendentalFunction.Tanh: TensorPrimitives.Tanh(x, d); break;
                 case TranscendentalFunction.Sigmoid: TensorPrimitives.Sigmoid(x, d); break;
@@ -213,5 +214,6 @@ namespace AutogradFast.Ops
         }
     }
 
-    internal enum TranscendentalFunction : byte { Exp, Log, Tanh, Sigmoid, Sqrt, Pow }
+    /// <summary>What TensorPrimitives computes for us (exp has its own operator, <see cref="ExpOperator"/>).</summary>
+    internal enum TranscendentalFunction : byte { Log, Tanh, Sigmoid, Sqrt, Pow }
 }

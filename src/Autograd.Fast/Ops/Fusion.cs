@@ -40,6 +40,7 @@ internal struct Expression
     public ExpressionOperand X, Y, Z;
     public int RefCount;
     public int Storage;        // >= 0 once computed into memory: readers then stream it instead of recomputing
+    public int Reserved;       // >= 0: the buffer to compute into (a lazily filled tensor keeps its own; referenced)
     public int Size;           // instructions needed to evaluate it (an upper bound; 0 once computed)
     public int Mark;           // its instruction while a program is built, -1 otherwise
 }
@@ -96,7 +97,7 @@ internal static unsafe class Fusion
         node = new Expression
         {
             Kernel = kernel, Aux = aux, Param = param, DType = dtype, NumEl = numel,
-            X = ex, Y = ey, Z = ez, RefCount = 1, Storage = -1, Size = size, Mark = -1,
+            X = ex, Y = ey, Z = ez, RefCount = 1, Storage = -1, Reserved = -1, Size = size, Mark = -1,
         };
         Reference(c, ex);
         Reference(c, ey);
@@ -211,11 +212,74 @@ internal static unsafe class Fusion
             c.Storages[node.Storage].PendingReaders--;
             c.ReleaseStorage(node.Storage);
         }
+        if (node.Reserved >= 0) c.ReleaseStorage(node.Reserved);
         node = default;
         c.FreeExpression(expression);
         Unreference(c, x);
         Unreference(c, y);
         Unreference(c, z);
+    }
+
+    // ---- lazy fills (zero_ on a .grad) ----------------------------------------------------------------
+
+    /// <summary>
+    /// <c>t.fill_(value)</c> without writing: a large tensor that alone owns its dense buffer becomes a
+    /// pending constant that keeps the buffer. The next gradient accumulation then writes
+    /// <c>value + gradient</c> in one pass instead of reading back the zeros (see
+    /// <see cref="TryAccumulateOntoFill"/>); any other read writes the value first.
+    /// </summary>
+    public static bool TryDeferFill(TensorContext c, int slot, double value)
+    {
+        ref TensorRecord r = ref c.Records[slot];
+        if (r.NumEl < c.FusionMinElements || !r.DType.IsFloatingPoint()) return false;
+        if (r.IsPending)
+        {
+            ref Expression pending = ref c.Expressions[r.PendingExpression];
+            if (pending.Reserved < 0 || pending.RefCount != 1) return false;
+            pending.X.Value = value; // filled again before anything read it
+            return true;
+        }
+        if (r.Storage < 0 || r.Offset != 0 || !r.OwnsDenseMemory) return false;
+        ref StorageRecord s = ref c.Storages[r.Storage];
+        if (s.RefCount != 1 || s.PendingReaders != 0) return false; // a view or a deferred reader sees this buffer
+        int e = c.NewExpression();
+        c.Expressions[e] = new Expression
+        {
+            Kernel = ElementwiseKernelFor<CopyOperator>(r.DType), DType = r.DType, NumEl = r.NumEl,
+            X = new ExpressionOperand { Value = value }, RefCount = 1, Storage = -1, Reserved = r.Storage, Size = 1, Mark = -1,
+        };
+        r.InlineVersion = s.Version; // a pending tensor keeps its version counter in the record
+        r.Storage = TensorRecord.PendingBase - e; // the record's reference on the buffer moves to the expression
+        return true;
+    }
+
+    /// <summary>
+    /// <c>destination += source</c> where destination is a pending fill and source is pending: the sum
+    /// <c>value + source</c> is computed straight into destination's buffer. False if not that case.
+    /// </summary>
+    public static bool TryAccumulateOntoFill(TensorContext c, int destination, int source)
+    {
+        ref TensorRecord d = ref c.Records[destination];
+        ref TensorRecord s = ref c.Records[source];
+        if (!d.IsPending || !s.IsPending || d.DType != s.DType || d.NumEl != s.NumEl) return false;
+        int fill = d.PendingExpression;
+        ref Expression node = ref c.Expressions[fill];
+        if (node.Reserved < 0 || node.RefCount != 1) return false;
+        int storage = node.Reserved;
+        node.Reserved = -1;
+        Run(c, s.PendingExpression, Sink.Accumulate, (void*)c.Storages[storage].Pointer, node.X.Value);
+        c.TakeComputedStorage(destination, storage);
+        Release(c, fill);
+        return true;
+    }
+
+    /// <summary>Hands a pending tensor's reserved buffer to it for materialising (-1 if it has none).</summary>
+    public static int TakeReserved(TensorContext c, int expression)
+    {
+        ref Expression node = ref c.Expressions[expression];
+        int reserved = node.Reserved;
+        node.Reserved = -1;
+        return reserved;
     }
 
     // ---- evaluating --------------------------------------------------------------------------------
@@ -249,26 +313,38 @@ internal static unsafe class Fusion
         public byte* Destination;
         public void* Partials;
         public nint AccumulateKernel;
+        public bool AccumulateOntoConstant;
+        public long AccumulateConstant;
     }
 
     /// <summary>Writes <paramref name="expression"/>'s value into <paramref name="destination"/> (its length, its dtype).</summary>
     public static void Evaluate(TensorContext c, int expression, void* destination)
-    {
-        Program p = default;
-        p.Sink = Sink.Write;
-        p.Destination = (byte*)destination;
-        Run(c, expression, ref p);
-    }
+        => Run(c, expression, Sink.Write, destination, null);
 
     /// <summary>destination += expression's value (the engine adding a gradient into a .grad).</summary>
     public static void AccumulateInto(TensorContext c, int expression, void* destination)
+        => Run(c, expression, Sink.Accumulate, destination, null);
+
+    /// <summary>
+    /// Runs the expression into <paramref name="destination"/>: written, or added to what is there, or
+    /// (<paramref name="onto"/> given) added to that constant: <c>onto + value</c>, the same bits as
+    /// filling the destination with it and then accumulating.
+    /// </summary>
+    private static void Run(TensorContext c, int expression, Sink sink, void* destination, double? onto)
     {
         Program p = default;
-        p.Sink = Sink.Accumulate;
+        p.Sink = sink;
         p.Destination = (byte*)destination;
-        p.AccumulateKernel = c.Expressions[expression].DType == DType.Float32
-            ? (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<float, AddOperator>
-            : (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<double, AddOperator>;
+        if (sink == Sink.Accumulate)
+        {
+            p.AccumulateKernel = ElementwiseKernelFor<AddOperator>(c.Expressions[expression].DType);
+            if (onto is double value)
+            {
+                p.AccumulateOntoConstant = true;
+                if (c.Expressions[expression].DType == DType.Float32) Unsafe.As<long, float>(ref p.AccumulateConstant) = (float)value;
+                else Unsafe.As<long, double>(ref p.AccumulateConstant) = value;
+            }
+        }
         Run(c, expression, ref p);
     }
 
@@ -421,7 +497,8 @@ internal static unsafe class Fusion
             if (p->Sink == Sink.Accumulate)
             {
                 T* into = (T*)(p->Destination + offset);
-                ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)p->AccumulateKernel)(into, result, result, into, n, 0, 0, 0);
+                if (p->AccumulateOntoConstant) ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)p->AccumulateKernel)(&p->AccumulateConstant, result, result, into, n, 1, 0, 0);
+                else ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)p->AccumulateKernel)(into, result, result, into, n, 0, 0, 0);
             }
             else if (p->Sink == Sink.Sum)
             {

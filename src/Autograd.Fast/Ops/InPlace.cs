@@ -73,6 +73,11 @@ namespace AutogradFast.Ops
             TensorContext c = t.Ctx;
             CheckWritable(c, t.Slot, -1);
             CheckNotRecorded(c, t.Slot, -1);
+            if (c.Records[t.Slot].NumEl >= c.FusionMinElements && Fusion.TryDeferFill(c, t.Slot, value))
+            {
+                c.BumpVersion(t.Slot);
+                return t;
+            }
             c.BeforeWrite(t.Slot);
             if (c.Records[t.Slot].IsContiguous) Ops.Fill.Scalar(c, t.Slot, value);
             else

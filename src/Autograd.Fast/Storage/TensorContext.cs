@@ -309,9 +309,17 @@ internal sealed unsafe class TensorContext
     public T* Pointer<T>(int slot) where T : unmanaged
     {
         ref TensorRecord r = ref Records[slot];
-        if (r.Storage < 0 && r.Storage <= TensorRecord.PendingBase) Materialize(slot);
-        byte* data = r.Storage >= 0 ? (byte*)Storages[r.Storage].Pointer : (byte*)Unsafe.AsPointer(ref Records[r.InlineOwner].Inline0);
-        return (T*)data + r.Offset;
+        int storage = r.Storage;
+        if (storage >= 0) return (T*)Storages[storage].Pointer + r.Offset;
+        if (storage > TensorRecord.PendingBase) return (T*)Unsafe.AsPointer(ref Records[-(storage + 1)].Inline0) + r.Offset;
+        return PendingPointer<T>(slot);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private T* PendingPointer<T>(int slot) where T : unmanaged
+    {
+        Materialize(slot);
+        return (T*)Storages[Records[slot].Storage].Pointer + Records[slot].Offset;
     }
 
     // ---- deferred (fused) results --------------------------------------------------------------
@@ -334,15 +342,29 @@ internal sealed unsafe class TensorContext
         if (!r.IsPending) throw new InvalidOperationException("Internal error: materializing a tensor that is not pending.");
         int expression = r.PendingExpression;
         int storage = Expressions[expression].Storage;
-        if (storage < 0)
+        if (storage >= 0) Storages[storage].RefCount++; // computed already, for a reader: share it
+        else
         {
-            storage = NewStorage((long)r.NumEl * r.DType.ElementSize(), zero: false);
+            // A lazily filled tensor computes into the buffer it kept; anything else into a new one.
+            storage = Ops.Fusion.TakeReserved(this, expression);
+            if (storage < 0)
+            {
+                storage = NewStorage((long)r.NumEl * r.DType.ElementSize(), zero: false);
+                Storages[storage].RefCount++;
+            }
             Ops.Fusion.Evaluate(this, expression, (void*)Storages[storage].Pointer);
             Ops.Fusion.Adopt(this, expression, storage); // parents still pending stream it from now on
         }
-        Storages[storage].RefCount++;
-        r.Storage = storage;
+        TakeComputedStorage(slot, storage);
         Ops.Fusion.Release(this, expression);
+    }
+
+    /// <summary>A pending tensor becomes <paramref name="storage"/> (whose reference it takes over), keeping its version counter.</summary>
+    public void TakeComputedStorage(int slot, int storage)
+    {
+        ref TensorRecord r = ref Records[slot];
+        Storages[storage].Version = r.InlineVersion;
+        r.Storage = storage;
     }
 
     /// <summary>

@@ -89,6 +89,7 @@ public static unsafe class KernelChecks
         new(typeof(GradTimesScaledOperator), "GradTimesScaled", (g, y, z) => g * (z * y), (g, y, z) => Math.Abs(g * y * z), null),
         new(typeof(SquareOperator), "Square", (x, _, _) => x * x, null, (x, _, _) => unchecked(x * x)),
         new(typeof(CubeOperator), "Cube", (x, _, _) => x * x * x, (x, _, _) => Math.Abs(x * x * x), (x, _, _) => unchecked(x * x * x)),
+        new(typeof(ExpOperator), "Exp", (x, _, _) => Math.Exp(x), (x, _, _) => Math.Exp(x), null),
     ];
 
     private static IReadOnlyList<KernelCheck> BuildAll()
@@ -115,6 +116,7 @@ public static unsafe class KernelChecks
                 "GradTimesScaled" => AddGroups<GradTimesScaledOperator>,
                 "Square" => AddGroups<SquareOperator>,
                 "Cube" => AddGroups<CubeOperator>,
+                "Exp" => AddGroups<ExpOperator>,
                 _ => throw new InvalidOperationException(spec.Name),
             };
             add(all, spec);
@@ -124,6 +126,8 @@ public static unsafe class KernelChecks
         all.Add(new("Elementwise.Shortcuts.float", CheckShortcuts<float>));
         all.Add(new("Elementwise.Shortcuts.double", CheckShortcuts<double>));
         all.Add(new("Elementwise.Shortcuts.long", CheckShortcuts<long>));
+        all.Add(new("Exp.Accuracy.float", CheckExpAccuracyFloat));
+        all.Add(new("Exp.Accuracy.double", CheckExpAccuracyDouble));
         all.Add(new("Reductions.float", CheckReductions<float>));
         all.Add(new("Reductions.double", CheckReductions<double>));
         all.Add(new("Reductions.long", CheckReductions<long>));
@@ -289,6 +293,63 @@ public static unsafe class KernelChecks
 
     private static T[] Inputs<T>(Random rng, int length) where T : unmanaged, INumber<T>
         => typeof(T) == typeof(long) ? (T[])(object)Int64Inputs(rng, length) : FloatingInputs<T>(rng, length, specials: true);
+
+    // ---- exp accuracy --------------------------------------------------------------------------
+
+    /// <summary>
+    /// ExpOperator over its whole float range (step 2^-10 from -104 to 89, and the specials), through the
+    /// driver at this process's widths: within 2 ulp of the correctly rounded exp (Math.Exp in double,
+    /// rounded once), subnormal results included; exp(0) = 1 exactly; overflow +inf; NaN stays NaN.
+    /// </summary>
+    private static List<string> CheckExpAccuracyFloat()
+    {
+        var inputs = new List<float> { 0f, -0f, 1f, -1f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 88.72283f, 88.72284f, 89f, 1000f,
+            -87.33654f, -87.3366f, -100f, -103.27893f, -103.97208f, -104f, -1000f, float.Epsilon, -float.Epsilon, 1e-30f };
+        for (int i = -104 * 1024; i <= 89 * 1024; i++) inputs.Add(i / 1024f);
+        float[] x = [.. inputs];
+        float[] d = new float[x.Length];
+        fixed (float* px = x, pd = d)
+        {
+            float zero = 0;
+            Executor.RunFlatSerial<float, ExpOperator>(6, px, &zero, &zero, pd, x.Length);
+        }
+        var log = new FailureLog();
+        for (int i = 0; i < x.Length; i++)
+        {
+            float expected = (float)Math.Exp(x[i]);
+            if (float.IsNaN(expected) ? !float.IsNaN(d[i]) : UlpDistance(d[i], expected) > 2)
+                log.Add($"exp({x[i]:R}) = {d[i]:R}, expected {expected:R}");
+        }
+        return log.ToList();
+    }
+
+    /// <summary>The same for float64: step 2^-6 from -746 to 710, within 2 ulp of Math.Exp.</summary>
+    private static List<string> CheckExpAccuracyDouble()
+    {
+        var inputs = new List<double> { 0, -0d, 1, -1, double.PositiveInfinity, double.NegativeInfinity, double.NaN, 709.782712893384, 709.7827128933841, 710, 1e5,
+            -708.3964185322641, -708.4, -744.4400719213812, -745.1332191019411, -746, -1e5, double.Epsilon, 1e-300 };
+        for (int i = -746 * 64; i <= 710 * 64; i++) inputs.Add(i / 64d);
+        double[] x = [.. inputs];
+        double[] d = new double[x.Length];
+        fixed (double* px = x, pd = d)
+        {
+            double zero = 0;
+            Executor.RunFlatSerial<double, ExpOperator>(6, px, &zero, &zero, pd, x.Length);
+        }
+        var log = new FailureLog();
+        for (int i = 0; i < x.Length; i++)
+        {
+            double expected = Math.Exp(x[i]);
+            if (double.IsNaN(expected) ? !double.IsNaN(d[i]) : UlpDistance(d[i], expected) > 2)
+                log.Add($"exp({x[i]:R}) = {d[i]:R}, expected {expected:R}");
+        }
+        return log.ToList();
+    }
+
+    /// <summary>Representable values between a and b (same sign assumed; exp is never negative).</summary>
+    private static long UlpDistance(float a, float b) => a == b ? 0 : Math.Abs((long)BitConverter.SingleToInt32Bits(a) - BitConverter.SingleToInt32Bits(b));
+
+    private static long UlpDistance(double a, double b) => a == b ? 0 : Math.Abs(BitConverter.DoubleToInt64Bits(a) - BitConverter.DoubleToInt64Bits(b));
 
     // ---- elementwise driver --------------------------------------------------------------------
 

@@ -69,6 +69,12 @@ internal static unsafe class Fusion
     /// <summary>Elements per block: the reduction driver's chunk, so fused sums add in the same order.</summary>
     public const int BlockLength = ReductionDriver.ChunkLength;
 
+    /// <summary>
+    /// Elements each instruction computes at a time: short stages keep intermediates in L1 and let the
+    /// hardware prefetcher stream the next stage's inputs while a compute-bound op (exp) runs.
+    /// </summary>
+    public const int StageLength = 512;
+
     // ---- deferring -------------------------------------------------------------------------------
 
     /// <summary>
@@ -458,7 +464,7 @@ internal static unsafe class Fusion
                     return (byte*)c.Storages[operand.Storage].Pointer;
                 }
                 modes |= 2 << (2 * position);
-                return (byte*)((nint)operand.Mark * BlockLength * dtype.ElementSize());
+                return (byte*)((nint)operand.Mark * StageLength * dtype.ElementSize());
             default:
                 kinds |= 1 << position;
                 ref long slot = ref p.Constants[constant];
@@ -476,34 +482,36 @@ internal static unsafe class Fusion
 
     private static void RunRange<T>(Program* p, nint start, nint length) where T : unmanaged, INumber<T>
     {
-        int blockBytes = BlockLength * sizeof(T);
-        byte* scratch = Scratch.Get(p->Count * blockBytes);
         int last = p->Count - 1;
+        byte* scratch = Scratch.Get((last * StageLength + BlockLength) * sizeof(T));
+        T* blockResult = (T*)(scratch + (nint)last * StageLength * sizeof(T)); // the root's values for a whole block
         for (nint block = start; block < start + length; block += BlockLength)
         {
             int n = (int)Math.Min(BlockLength, start + length - block);
-            nint offset = block * sizeof(T);
-            for (int i = 0; i <= last; i++)
+            for (int stage = 0; stage < n; stage += StageLength)
             {
-                ref Instruction ins = ref p->Code[i];
-                void* d = i == last && p->Sink == Sink.Write ? p->Destination + offset : scratch + (nint)i * blockBytes;
-                ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)ins.Kernel)(
-                    Address(ins.X, ins.Modes, 0, offset, scratch),
-                    Address(ins.Y, ins.Modes, 2, offset, scratch),
-                    Address(ins.Z, ins.Modes, 4, offset, scratch),
-                    d, n, ins.Kinds, ins.Aux, ins.Param);
+                int m = Math.Min(StageLength, n - stage);
+                nint offset = (block + stage) * sizeof(T);
+                for (int i = 0; i <= last; i++)
+                {
+                    ref Instruction ins = ref p->Code[i];
+                    void* d = i < last ? scratch + (nint)i * StageLength * sizeof(T)
+                        : p->Sink == Sink.Write ? p->Destination + offset : blockResult + stage;
+                    ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)ins.Kernel)(
+                        Address(ins.X, ins.Modes, 0, offset, scratch),
+                        Address(ins.Y, ins.Modes, 2, offset, scratch),
+                        Address(ins.Z, ins.Modes, 4, offset, scratch),
+                        d, m, ins.Kinds, ins.Aux, ins.Param);
+                }
+                if (p->Sink == Sink.Accumulate)
+                {
+                    T* into = (T*)(p->Destination + offset);
+                    T* result = blockResult + stage;
+                    if (p->AccumulateOntoConstant) ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)p->AccumulateKernel)(&p->AccumulateConstant, result, result, into, m, 1, 0, 0);
+                    else ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)p->AccumulateKernel)(into, result, result, into, m, 0, 0, 0);
+                }
             }
-            T* result = (T*)(scratch + (nint)last * blockBytes);
-            if (p->Sink == Sink.Accumulate)
-            {
-                T* into = (T*)(p->Destination + offset);
-                if (p->AccumulateOntoConstant) ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)p->AccumulateKernel)(&p->AccumulateConstant, result, result, into, n, 1, 0, 0);
-                else ((delegate*<void*, void*, void*, void*, int, int, int, double, void>)p->AccumulateKernel)(into, result, result, into, n, 0, 0, 0);
-            }
-            else if (p->Sink == Sink.Sum)
-            {
-                ((T*)p->Partials)[block / BlockLength] = ReductionDriver.BlockSum(result, n);
-            }
+            if (p->Sink == Sink.Sum) ((T*)p->Partials)[block / BlockLength] = ReductionDriver.BlockSum(blockResult, n);
         }
     }
 

@@ -9,7 +9,8 @@ namespace AutogradFast.Simd;
 /// + r with |r| &lt;= ln2/2 (ln2 split in two so n ln2 is exact), a polynomial (float) or Padé form
 /// (double) for e^r, and 2^n applied as two power-of-two factors so the result overflows to +inf,
 /// underflows gradually to 0 and passes NaN. The scalar path does the same operations in the same
-/// order (no fused multiply-add anywhere), so every width and the tail give identical bits.
+/// order, with fused multiply-adds everywhere (correctly rounded at every width and in the scalar
+/// path, so every width and the tail give identical bits; they also halve the dependency chain).
 /// It replaces TensorPrimitives.Exp, whose float path widens to double and costs several times more.
 /// </summary>
 internal readonly struct ExpOperator : IElementwiseOperator
@@ -42,15 +43,14 @@ internal readonly struct ExpOperator : IElementwiseOperator
             float v = Unsafe.As<T, float>(ref x);
             if (float.IsNaN(v)) return x;
             float c = Math.Clamp(v, FloatLowest, FloatHighest);
-            float n = (c * FloatLog2E + FloatRound) - FloatRound;
-            float r = (c - n * FloatLn2High) - n * FloatLn2Low;
-            float p = F5;
-            p = p * r + F4;
-            p = p * r + F3;
-            p = p * r + F2;
-            p = p * r + F1;
-            p = p * r + F0;
-            p = (p * (r * r) + r) + 1f;
+            float n = MathF.FusedMultiplyAdd(c, FloatLog2E, FloatRound) - FloatRound;
+            float r = MathF.FusedMultiplyAdd(n, -FloatLn2Low, MathF.FusedMultiplyAdd(n, -FloatLn2High, c));
+            float p = MathF.FusedMultiplyAdd(F5, r, F4);
+            p = MathF.FusedMultiplyAdd(p, r, F3);
+            p = MathF.FusedMultiplyAdd(p, r, F2);
+            p = MathF.FusedMultiplyAdd(p, r, F1);
+            p = MathF.FusedMultiplyAdd(p, r, F0);
+            p = MathF.FusedMultiplyAdd(p, r * r, r) + 1f;
             int k = (int)n, k1 = k >> 1, k2 = k - k1;
             float result = p * BitConverter.Int32BitsToSingle((k1 + 127) << 23) * BitConverter.Int32BitsToSingle((k2 + 127) << 23);
             return Unsafe.As<float, T>(ref result);
@@ -60,12 +60,12 @@ internal readonly struct ExpOperator : IElementwiseOperator
             double v = Unsafe.As<T, double>(ref x);
             if (double.IsNaN(v)) return x;
             double c = Math.Clamp(v, DoubleLowest, DoubleHighest);
-            double n = (c * DoubleLog2E + DoubleRound) - DoubleRound;
-            double r = (c - n * DoubleLn2High) - n * DoubleLn2Low;
+            double n = Math.FusedMultiplyAdd(c, DoubleLog2E, DoubleRound) - DoubleRound;
+            double r = Math.FusedMultiplyAdd(n, -DoubleLn2Low, Math.FusedMultiplyAdd(n, -DoubleLn2High, c));
             double rr = r * r;
-            double px = r * ((P0 * rr + P1) * rr + P2);
-            double qx = ((Q0 * rr + Q1) * rr + Q2) * rr + Q3;
-            double e = 1.0 + 2.0 * (px / (qx - px));
+            double px = r * Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(P0, rr, P1), rr, P2);
+            double qx = Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(Q0, rr, Q1), rr, Q2), rr, Q3);
+            double e = Math.FusedMultiplyAdd(px / (qx - px), 2.0, 1.0);
             long k = (long)n, k1 = k >> 1, k2 = k - k1;
             double result = e * BitConverter.Int64BitsToDouble((k1 + 1023) << 52) * BitConverter.Int64BitsToDouble((k2 + 1023) << 52);
             return Unsafe.As<double, T>(ref result);
@@ -79,16 +79,15 @@ internal readonly struct ExpOperator : IElementwiseOperator
         if (typeof(T) == typeof(float))
         {
             Vector128<float> v = x.AsSingle();
-            Vector128<float> c = Vector128.Min(Vector128.Max(v, Vector128.Create(FloatLowest)), Vector128.Create(FloatHighest));
-            Vector128<float> n = (c * FloatLog2E + Vector128.Create(FloatRound)) - Vector128.Create(FloatRound);
-            Vector128<float> r = (c - n * FloatLn2High) - n * FloatLn2Low;
-            Vector128<float> p = Vector128.Create(F5);
-            p = p * r + Vector128.Create(F4);
-            p = p * r + Vector128.Create(F3);
-            p = p * r + Vector128.Create(F2);
-            p = p * r + Vector128.Create(F1);
-            p = p * r + Vector128.Create(F0);
-            p = (p * (r * r) + r) + Vector128<float>.One;
+            Vector128<float> c = Fused.Clamp(v, Vector128.Create(FloatLowest), Vector128.Create(FloatHighest));
+            Vector128<float> n = Fused.MultiplyAdd(c, Vector128.Create(FloatLog2E), Vector128.Create(FloatRound)) - Vector128.Create(FloatRound);
+            Vector128<float> r = Fused.MultiplyAdd(n, Vector128.Create(-FloatLn2Low), Fused.MultiplyAdd(n, Vector128.Create(-FloatLn2High), c));
+            Vector128<float> p = Fused.MultiplyAdd(Vector128.Create(F5), r, Vector128.Create(F4));
+            p = Fused.MultiplyAdd(p, r, Vector128.Create(F3));
+            p = Fused.MultiplyAdd(p, r, Vector128.Create(F2));
+            p = Fused.MultiplyAdd(p, r, Vector128.Create(F1));
+            p = Fused.MultiplyAdd(p, r, Vector128.Create(F0));
+            p = Fused.MultiplyAdd(p, r * r, r) + Vector128<float>.One;
             Vector128<int> k = Vector128.ConvertToInt32(n), k1 = Vector128.ShiftRightArithmetic(k, 1), k2 = k - k1;
             Vector128<float> result = p * Vector128.ShiftLeft(k1 + Vector128.Create(127), 23).AsSingle() * Vector128.ShiftLeft(k2 + Vector128.Create(127), 23).AsSingle();
             return Vector128.ConditionalSelect(Vector128.Equals(v, v), result, v).As<float, T>();
@@ -96,13 +95,13 @@ internal readonly struct ExpOperator : IElementwiseOperator
         if (typeof(T) == typeof(double))
         {
             Vector128<double> v = x.AsDouble();
-            Vector128<double> c = Vector128.Min(Vector128.Max(v, Vector128.Create(DoubleLowest)), Vector128.Create(DoubleHighest));
-            Vector128<double> n = (c * DoubleLog2E + Vector128.Create(DoubleRound)) - Vector128.Create(DoubleRound);
-            Vector128<double> r = (c - n * DoubleLn2High) - n * DoubleLn2Low;
+            Vector128<double> c = Fused.Clamp(v, Vector128.Create(DoubleLowest), Vector128.Create(DoubleHighest));
+            Vector128<double> n = Fused.MultiplyAdd(c, Vector128.Create(DoubleLog2E), Vector128.Create(DoubleRound)) - Vector128.Create(DoubleRound);
+            Vector128<double> r = Fused.MultiplyAdd(n, Vector128.Create(-DoubleLn2Low), Fused.MultiplyAdd(n, Vector128.Create(-DoubleLn2High), c));
             Vector128<double> rr = r * r;
-            Vector128<double> px = r * ((rr * P0 + Vector128.Create(P1)) * rr + Vector128.Create(P2));
-            Vector128<double> qx = ((rr * Q0 + Vector128.Create(Q1)) * rr + Vector128.Create(Q2)) * rr + Vector128.Create(Q3);
-            Vector128<double> e = Vector128<double>.One + (px / (qx - px)) * 2.0;
+            Vector128<double> px = r * Fused.MultiplyAdd(Fused.MultiplyAdd(Vector128.Create(P0), rr, Vector128.Create(P1)), rr, Vector128.Create(P2));
+            Vector128<double> qx = Fused.MultiplyAdd(Fused.MultiplyAdd(Fused.MultiplyAdd(Vector128.Create(Q0), rr, Vector128.Create(Q1)), rr, Vector128.Create(Q2)), rr, Vector128.Create(Q3));
+            Vector128<double> e = Fused.MultiplyAdd(px / (qx - px), Vector128.Create(2.0), Vector128<double>.One);
             Vector128<long> k = Vector128.ConvertToInt64(n), k1 = Vector128.ShiftRightArithmetic(k, 1), k2 = k - k1;
             Vector128<double> result = e * Vector128.ShiftLeft(k1 + Vector128.Create(1023L), 52).AsDouble() * Vector128.ShiftLeft(k2 + Vector128.Create(1023L), 52).AsDouble();
             return Vector128.ConditionalSelect(Vector128.Equals(v, v), result, v).As<double, T>();
@@ -116,16 +115,15 @@ internal readonly struct ExpOperator : IElementwiseOperator
         if (typeof(T) == typeof(float))
         {
             Vector256<float> v = x.AsSingle();
-            Vector256<float> c = Vector256.Min(Vector256.Max(v, Vector256.Create(FloatLowest)), Vector256.Create(FloatHighest));
-            Vector256<float> n = (c * FloatLog2E + Vector256.Create(FloatRound)) - Vector256.Create(FloatRound);
-            Vector256<float> r = (c - n * FloatLn2High) - n * FloatLn2Low;
-            Vector256<float> p = Vector256.Create(F5);
-            p = p * r + Vector256.Create(F4);
-            p = p * r + Vector256.Create(F3);
-            p = p * r + Vector256.Create(F2);
-            p = p * r + Vector256.Create(F1);
-            p = p * r + Vector256.Create(F0);
-            p = (p * (r * r) + r) + Vector256<float>.One;
+            Vector256<float> c = Fused.Clamp(v, Vector256.Create(FloatLowest), Vector256.Create(FloatHighest));
+            Vector256<float> n = Fused.MultiplyAdd(c, Vector256.Create(FloatLog2E), Vector256.Create(FloatRound)) - Vector256.Create(FloatRound);
+            Vector256<float> r = Fused.MultiplyAdd(n, Vector256.Create(-FloatLn2Low), Fused.MultiplyAdd(n, Vector256.Create(-FloatLn2High), c));
+            Vector256<float> p = Fused.MultiplyAdd(Vector256.Create(F5), r, Vector256.Create(F4));
+            p = Fused.MultiplyAdd(p, r, Vector256.Create(F3));
+            p = Fused.MultiplyAdd(p, r, Vector256.Create(F2));
+            p = Fused.MultiplyAdd(p, r, Vector256.Create(F1));
+            p = Fused.MultiplyAdd(p, r, Vector256.Create(F0));
+            p = Fused.MultiplyAdd(p, r * r, r) + Vector256<float>.One;
             Vector256<int> k = Vector256.ConvertToInt32(n), k1 = Vector256.ShiftRightArithmetic(k, 1), k2 = k - k1;
             Vector256<float> result = p * Vector256.ShiftLeft(k1 + Vector256.Create(127), 23).AsSingle() * Vector256.ShiftLeft(k2 + Vector256.Create(127), 23).AsSingle();
             return Vector256.ConditionalSelect(Vector256.Equals(v, v), result, v).As<float, T>();
@@ -133,13 +131,13 @@ internal readonly struct ExpOperator : IElementwiseOperator
         if (typeof(T) == typeof(double))
         {
             Vector256<double> v = x.AsDouble();
-            Vector256<double> c = Vector256.Min(Vector256.Max(v, Vector256.Create(DoubleLowest)), Vector256.Create(DoubleHighest));
-            Vector256<double> n = (c * DoubleLog2E + Vector256.Create(DoubleRound)) - Vector256.Create(DoubleRound);
-            Vector256<double> r = (c - n * DoubleLn2High) - n * DoubleLn2Low;
+            Vector256<double> c = Fused.Clamp(v, Vector256.Create(DoubleLowest), Vector256.Create(DoubleHighest));
+            Vector256<double> n = Fused.MultiplyAdd(c, Vector256.Create(DoubleLog2E), Vector256.Create(DoubleRound)) - Vector256.Create(DoubleRound);
+            Vector256<double> r = Fused.MultiplyAdd(n, Vector256.Create(-DoubleLn2Low), Fused.MultiplyAdd(n, Vector256.Create(-DoubleLn2High), c));
             Vector256<double> rr = r * r;
-            Vector256<double> px = r * ((rr * P0 + Vector256.Create(P1)) * rr + Vector256.Create(P2));
-            Vector256<double> qx = ((rr * Q0 + Vector256.Create(Q1)) * rr + Vector256.Create(Q2)) * rr + Vector256.Create(Q3);
-            Vector256<double> e = Vector256<double>.One + (px / (qx - px)) * 2.0;
+            Vector256<double> px = r * Fused.MultiplyAdd(Fused.MultiplyAdd(Vector256.Create(P0), rr, Vector256.Create(P1)), rr, Vector256.Create(P2));
+            Vector256<double> qx = Fused.MultiplyAdd(Fused.MultiplyAdd(Fused.MultiplyAdd(Vector256.Create(Q0), rr, Vector256.Create(Q1)), rr, Vector256.Create(Q2)), rr, Vector256.Create(Q3));
+            Vector256<double> e = Fused.MultiplyAdd(px / (qx - px), Vector256.Create(2.0), Vector256<double>.One);
             Vector256<long> k = Vector256.ConvertToInt64(n), k1 = Vector256.ShiftRightArithmetic(k, 1), k2 = k - k1;
             Vector256<double> result = e * Vector256.ShiftLeft(k1 + Vector256.Create(1023L), 52).AsDouble() * Vector256.ShiftLeft(k2 + Vector256.Create(1023L), 52).AsDouble();
             return Vector256.ConditionalSelect(Vector256.Equals(v, v), result, v).As<double, T>();
@@ -153,16 +151,15 @@ internal readonly struct ExpOperator : IElementwiseOperator
         if (typeof(T) == typeof(float))
         {
             Vector512<float> v = x.AsSingle();
-            Vector512<float> c = Vector512.Min(Vector512.Max(v, Vector512.Create(FloatLowest)), Vector512.Create(FloatHighest));
-            Vector512<float> n = (c * FloatLog2E + Vector512.Create(FloatRound)) - Vector512.Create(FloatRound);
-            Vector512<float> r = (c - n * FloatLn2High) - n * FloatLn2Low;
-            Vector512<float> p = Vector512.Create(F5);
-            p = p * r + Vector512.Create(F4);
-            p = p * r + Vector512.Create(F3);
-            p = p * r + Vector512.Create(F2);
-            p = p * r + Vector512.Create(F1);
-            p = p * r + Vector512.Create(F0);
-            p = (p * (r * r) + r) + Vector512<float>.One;
+            Vector512<float> c = Fused.Clamp(v, Vector512.Create(FloatLowest), Vector512.Create(FloatHighest));
+            Vector512<float> n = Fused.MultiplyAdd(c, Vector512.Create(FloatLog2E), Vector512.Create(FloatRound)) - Vector512.Create(FloatRound);
+            Vector512<float> r = Fused.MultiplyAdd(n, Vector512.Create(-FloatLn2Low), Fused.MultiplyAdd(n, Vector512.Create(-FloatLn2High), c));
+            Vector512<float> p = Fused.MultiplyAdd(Vector512.Create(F5), r, Vector512.Create(F4));
+            p = Fused.MultiplyAdd(p, r, Vector512.Create(F3));
+            p = Fused.MultiplyAdd(p, r, Vector512.Create(F2));
+            p = Fused.MultiplyAdd(p, r, Vector512.Create(F1));
+            p = Fused.MultiplyAdd(p, r, Vector512.Create(F0));
+            p = Fused.MultiplyAdd(p, r * r, r) + Vector512<float>.One;
             Vector512<int> k = Vector512.ConvertToInt32(n), k1 = Vector512.ShiftRightArithmetic(k, 1), k2 = k - k1;
             Vector512<float> result = p * Vector512.ShiftLeft(k1 + Vector512.Create(127), 23).AsSingle() * Vector512.ShiftLeft(k2 + Vector512.Create(127), 23).AsSingle();
             return Vector512.ConditionalSelect(Vector512.Equals(v, v), result, v).As<float, T>();
@@ -170,13 +167,13 @@ internal readonly struct ExpOperator : IElementwiseOperator
         if (typeof(T) == typeof(double))
         {
             Vector512<double> v = x.AsDouble();
-            Vector512<double> c = Vector512.Min(Vector512.Max(v, Vector512.Create(DoubleLowest)), Vector512.Create(DoubleHighest));
-            Vector512<double> n = (c * DoubleLog2E + Vector512.Create(DoubleRound)) - Vector512.Create(DoubleRound);
-            Vector512<double> r = (c - n * DoubleLn2High) - n * DoubleLn2Low;
+            Vector512<double> c = Fused.Clamp(v, Vector512.Create(DoubleLowest), Vector512.Create(DoubleHighest));
+            Vector512<double> n = Fused.MultiplyAdd(c, Vector512.Create(DoubleLog2E), Vector512.Create(DoubleRound)) - Vector512.Create(DoubleRound);
+            Vector512<double> r = Fused.MultiplyAdd(n, Vector512.Create(-DoubleLn2Low), Fused.MultiplyAdd(n, Vector512.Create(-DoubleLn2High), c));
             Vector512<double> rr = r * r;
-            Vector512<double> px = r * ((rr * P0 + Vector512.Create(P1)) * rr + Vector512.Create(P2));
-            Vector512<double> qx = ((rr * Q0 + Vector512.Create(Q1)) * rr + Vector512.Create(Q2)) * rr + Vector512.Create(Q3);
-            Vector512<double> e = Vector512<double>.One + (px / (qx - px)) * 2.0;
+            Vector512<double> px = r * Fused.MultiplyAdd(Fused.MultiplyAdd(Vector512.Create(P0), rr, Vector512.Create(P1)), rr, Vector512.Create(P2));
+            Vector512<double> qx = Fused.MultiplyAdd(Fused.MultiplyAdd(Fused.MultiplyAdd(Vector512.Create(Q0), rr, Vector512.Create(Q1)), rr, Vector512.Create(Q2)), rr, Vector512.Create(Q3));
+            Vector512<double> e = Fused.MultiplyAdd(px / (qx - px), Vector512.Create(2.0), Vector512<double>.One);
             Vector512<long> k = Vector512.ConvertToInt64(n), k1 = Vector512.ShiftRightArithmetic(k, 1), k2 = k - k1;
             Vector512<double> result = e * Vector512.ShiftLeft(k1 + Vector512.Create(1023L), 52).AsDouble() * Vector512.ShiftLeft(k2 + Vector512.Create(1023L), 52).AsDouble();
             return Vector512.ConditionalSelect(Vector512.Equals(v, v), result, v).As<double, T>();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The peer workloads W1-W8 of shared/workloads.md, side by side:
 #
-#   bench/peers/run.sh csharp      # the library (tool published with NativeAOT): JSON lines on stdout
+#   bench/peers/run.sh csharp      # the library, variants aot (NativeAOT tool) and jit (same tool on the
+#                                  # installed .NET runtime): JSON lines on stdout
 #   bench/peers/run.sh torch       # PyTorch (Python), variants default/passive/tuned: JSON lines
 #   bench/peers/run.sh libtorch    # LibTorch (C++), variants default/passive/tuned: JSON lines
 #   bench/peers/run.sh all [--save results/NAME]
@@ -37,6 +38,12 @@ build_csharp() {
     dotnet publish "$ROOT/src/Autograd.Fast.Tool" -c Release -r linux-x64 "${isa[@]}" \
         --artifacts-path "$BUILD/dotnet-artifacts" -o "$BUILD/csharp" -nologo -v quiet >&2
     test -x "$BUILD/csharp/autograd-fast"
+    # The jit variant: the same tool, framework-dependent, on the newest installed .NET runtime (the
+    # tool rolls forward), where tiered PGO compiles the hot paths for what they actually see.
+    log "building the tool for the JIT -> $BUILD/csharp-jit"
+    dotnet build "$ROOT/src/Autograd.Fast.Tool" -c Release \
+        --artifacts-path "$BUILD/dotnet-artifacts-jit" -o "$BUILD/csharp-jit" -nologo -v quiet >&2
+    test -f "$BUILD/csharp-jit/autograd-fast.dll"
 }
 
 build_libtorch() {
@@ -65,8 +72,10 @@ variant_env() {
 # ---- suites: JSON lines on stdout ----------------------------------------------------------------
 
 run_csharp() {   # $1: run id
-    log "csharp run $1"
-    "$BUILD/csharp/autograd-fast" peers --run "$1"
+    log "csharp run $1 variant aot"
+    "$BUILD/csharp/autograd-fast" peers --run "$1" --variant aot
+    log "csharp run $1 variant jit"
+    dotnet "$BUILD/csharp-jit/autograd-fast.dll" peers --run "$1" --variant jit
 }
 
 run_torch() {    # $1: run id
@@ -95,6 +104,7 @@ run_smoke() {
     local failed=0
     log "smoke: csharp"
     "$BUILD/csharp/autograd-fast" peers --smoke || failed=1
+    dotnet "$BUILD/csharp-jit/autograd-fast.dll" peers --smoke || failed=1
     for t in 1 2; do
         log "smoke: torch-python threads $t"
         # shellcheck disable=SC2046

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace AutogradFast.Storage;
 
 [Flags]
@@ -41,10 +43,18 @@ internal struct TensorRecord
     /// <summary>Storage of a released slot.</summary>
     public const int Released = int.MinValue;
 
-    public readonly bool IsInline => Storage < 0 && Storage > PendingBase;
+    public readonly bool IsInline
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Storage < 0 && Storage > PendingBase;
+    }
 
     /// <summary>Not computed yet: the value is a deferred elementwise expression, evaluated when read.</summary>
-    public readonly bool IsPending => Storage <= PendingBase && Storage != Released;
+    public readonly bool IsPending
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Storage <= PendingBase && Storage != Released;
+    }
 
     public readonly int PendingExpression => PendingBase - Storage;
 
@@ -56,16 +66,19 @@ internal struct TensorRecord
 
     public readonly bool IsContiguous
     {
-        get
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Rank == 0 || (Rank == 1 ? Strides[0] == 1 || Shape[0] == 1 : IsContiguousSlow());
+    }
+
+    private readonly bool IsContiguousSlow()
+    {
+        int expected = 1;
+        for (int i = Rank - 1; i >= 0; i--)
         {
-            int expected = 1;
-            for (int i = Rank - 1; i >= 0; i--)
-            {
-                if (Shape[i] != 1 && Strides[i] != expected) return false;
-                expected *= Shape[i];
-            }
-            return true;
+            if (Shape[i] != 1 && Strides[i] != expected) return false;
+            expected *= Shape[i];
         }
+        return true;
     }
 }
 

@@ -414,6 +414,7 @@ internal sealed unsafe class TensorContext
 
     public int Version(int slot) => VersionOf(slot);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref int VersionOf(int slot)
     {
         ref TensorRecord r = ref Records[slot];

@@ -36,7 +36,10 @@ internal struct Dims
         return strides;
     }
 
-    public static int NumEl(ReadOnlySpan<int> shape)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int NumEl(ReadOnlySpan<int> shape) => shape.Length == 0 ? 1 : NumElOfDims(shape);
+
+    private static int NumElOfDims(ReadOnlySpan<int> shape)
     {
         long n = 1;
         foreach (int d in shape)

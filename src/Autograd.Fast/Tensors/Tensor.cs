@@ -12,14 +12,28 @@ namespace AutogradFast;
 public readonly partial struct Tensor
 {
     internal readonly TensorContext? Context;
-    internal readonly int Slot;
-    internal readonly int Generation;
+
+    // Slot and generation packed in one field: a handle returned by value is then built in two
+    // registers. As two int fields, NativeAOT's code stored them separately and reloaded them as one
+    // 8-byte value, a store-forwarding stall on every op that returns a tensor.
+    private readonly long _slotAndGeneration;
 
     internal Tensor(TensorContext context, int slot)
     {
         Context = context;
-        Slot = slot;
-        Generation = context.Records[slot].Generation;
+        _slotAndGeneration = (uint)slot | ((long)context.Records[slot].Generation << 32);
+    }
+
+    internal int Slot
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (int)_slotAndGeneration;
+    }
+
+    internal int Generation
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (int)(_slotAndGeneration >> 32);
     }
 
     /// <summary>The live context of this handle, after checking thread, scope and generation.</summary>

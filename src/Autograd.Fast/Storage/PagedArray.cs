@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace AutogradFast.Storage;
 
@@ -7,19 +9,26 @@ namespace AutogradFast.Storage;
 /// heap. A <c>ref</c> to a tensor record or node therefore stays valid while ops allocate more of
 /// them, and a pointer to a record's inline data stays valid across garbage collections.
 /// </summary>
-internal struct PagedArray<T> where T : unmanaged
+internal unsafe struct PagedArray<T> where T : unmanaged
 {
     private const int PageBits = 10;
     private const int PageSize = 1 << PageBits;
-    private T[][] _pages;
+    private T[][] _pages;       // keeps the pinned pages alive
+    private nint[] _addresses;  // their addresses: indexing is two loads, no bounds checks
     private int _capacity;
 
     public readonly int Capacity => _capacity;
 
+    /// <summary>The element at <paramref name="index"/>, which must be below <see cref="Capacity"/> (callers index slots they made).</summary>
     public ref T this[int index]
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => ref _pages[index >> PageBits][index & (PageSize - 1)];
+        get
+        {
+            Debug.Assert((uint)index < (uint)_capacity);
+            nint page = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_addresses), index >> PageBits);
+            return ref ((T*)page)[index & (PageSize - 1)];
+        }
     }
 
     /// <summary>Makes <paramref name="index"/> addressable.</summary>
@@ -32,11 +41,17 @@ internal struct PagedArray<T> where T : unmanaged
     private void Grow(int index)
     {
         _pages ??= new T[4][];
+        _addresses ??= new nint[4];
         while (_capacity <= index)
         {
             int page = _capacity >> PageBits;
-            if (page == _pages.Length) Array.Resize(ref _pages, _pages.Length * 2);
+            if (page == _pages.Length)
+            {
+                Array.Resize(ref _pages, _pages.Length * 2);
+                Array.Resize(ref _addresses, _pages.Length);
+            }
             _pages[page] = GC.AllocateArray<T>(PageSize, pinned: true);
+            _addresses[page] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_pages[page]));
             _capacity += PageSize;
         }
     }

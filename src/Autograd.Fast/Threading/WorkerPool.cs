@@ -18,12 +18,16 @@ internal static unsafe class WorkerPool
     // The current job; valid while s_busy == 1.
     private static delegate*<void*, int, void> s_body;
     private static void* s_state;
-    private static int s_chunkCount;
-    private static int s_nextChunk = NoJob;
-    private const int NoJob = int.MaxValue / 2; // a late worker's increment from here never reaches a chunk
     private static int s_pendingChunks;
     private static int s_busy;
     private static Exception? s_failure;
+
+    // Chunks are claimed with tickets (job epoch << 32 | chunk). A worker that claims a ticket after
+    // its job ended (all chunks taken, the caller gone) holds an old epoch and stops, even if the
+    // next job is already published: it can never run a chunk twice or under another job's state.
+    private static int s_epoch;
+    private static long s_ticket;
+    private static long s_job; // epoch << 32 | chunk count of the job being run
 
     /// <summary>Threads a parallel job may use in total, the caller included (<c>torch.set_num_threads</c>).</summary>
     public static int Threads
@@ -52,10 +56,11 @@ internal static unsafe class WorkerPool
             EnsureWorkers(helpers);
             s_body = body;
             s_state = state;
-            s_chunkCount = chunkCount;
             s_pendingChunks = chunkCount;
             s_failure = null;
-            Volatile.Write(ref s_nextChunk, 0);
+            long epoch = (long)unchecked(++s_epoch) << 32;
+            Volatile.Write(ref s_job, epoch | (uint)chunkCount);
+            Volatile.Write(ref s_ticket, epoch); // publishes the job: chunk 0 is the next ticket
             for (int i = 0; i < helpers; i++) s_workers[i].Wake();
             RunChunks();
             var spinner = new SpinWait();
@@ -64,7 +69,6 @@ internal static unsafe class WorkerPool
         }
         finally
         {
-            Volatile.Write(ref s_nextChunk, NoJob);
             Volatile.Write(ref s_busy, 0);
         }
     }
@@ -72,9 +76,14 @@ internal static unsafe class WorkerPool
     /// <summary>Takes chunks until none are left (the caller and every woken worker run this).</summary>
     private static void RunChunks()
     {
-        int chunk;
-        while ((chunk = Interlocked.Increment(ref s_nextChunk) - 1) < s_chunkCount)
+        while (true)
         {
+            long ticket = Interlocked.Increment(ref s_ticket) - 1;
+            long job = Volatile.Read(ref s_job);
+            int chunk = (int)ticket;
+            // Another job's ticket (this one ended), or past the last chunk: nothing left for us.
+            if ((int)(ticket >> 32) != (int)(job >> 32) || chunk >= (int)job) return;
+            // The chunk is ours and unfinished, so its job cannot have returned: s_body and s_state are its own.
             try
             {
                 s_body(s_state, chunk);

@@ -62,10 +62,10 @@ internal static class PeersCommand
 
         int[] threadCounts = options.Threads is int n ? [n] : [1, 2];
         int failed = 0;
-        string env = options.Smoke ? "" : EnvironmentJson();
         foreach (int threads in threadCounts)
         {
             LibraryThreads.Set(threads);
+            string env = options.Smoke ? "" : EnvironmentJson(); // after Set: it records the thread budget
             foreach (IWorkload workload in WorkloadCatalog.Create())
             {
                 if (options.Only.Count > 0 && !options.Only.Contains(workload.Id)) continue;

@@ -68,6 +68,13 @@ namespace AutogradFast.Ops
 
         public static void DotBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
         {
+            if (n.Saved0 == n.Saved1 && n.Edge0 == n.Edge1 && n.Edge0 != Node.NoEdge)
+            {
+                // x.dot(x): both gradients go to the same place; g * (2 * x) in one pass equals g*x + g*x bit for bit.
+                g0 = GradMap<GradTimesScaledOperator>(c, n.Input0, Operand.Of(g), Operand.Of(n.Saved0), Operand.Of(2.0));
+                g1 = -1;
+                return;
+            }
             g0 = n.Edge0 != Node.NoEdge ? GradMap<MultiplyOperator>(c, n.Input0, Operand.Of(g), Operand.Of(n.Saved1)) : -1;
             g1 = n.Edge1 != Node.NoEdge ? GradMap<MultiplyOperator>(c, n.Input1, Operand.Of(g), Operand.Of(n.Saved0)) : -1;
         }

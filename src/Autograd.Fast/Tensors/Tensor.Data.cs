@@ -42,17 +42,18 @@ public readonly partial struct Tensor
     {
         TensorContext c = Ctx;
         ref TensorRecord r = ref c.Records[Slot];
-        if (ElementType(r.DType) != typeof(T)) ThrowHelper.ToArrayType(r.DType, typeof(T));
+        if (!Holds<T>(r.DType)) ThrowHelper.ToArrayType(r.DType, typeof(T));
         if (destination.Length < r.NumEl) throw new ArgumentException($"The destination holds {destination.Length} elements; the tensor has {r.NumEl}.", nameof(destination));
         fixed (T* d = destination) StridedCopy.ToContiguous(c, Slot, d);
     }
 
-    internal static Type ElementType(DType dtype) => dtype switch
+    /// <summary>Whether T is <paramref name="dtype"/>'s element type (folds to one compare per T: no Type objects).</summary>
+    internal static bool Holds<T>(DType dtype) => dtype switch
     {
-        DType.Float32 => typeof(float),
-        DType.Float64 => typeof(double),
-        DType.Int64 => typeof(long),
-        _ => typeof(bool),
+        DType.Float32 => typeof(T) == typeof(float),
+        DType.Float64 => typeof(T) == typeof(double),
+        DType.Int64 => typeof(T) == typeof(long),
+        _ => typeof(T) == typeof(bool),
     };
 }
 

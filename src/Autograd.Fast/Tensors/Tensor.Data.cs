@@ -21,12 +21,13 @@ public readonly partial struct Tensor
     }
 
     /// <summary><c>x.item()</c> read as T; T must match the dtype (float, double, long, bool).</summary>
-    public T Item<T>() where T : unmanaged
+    public unsafe T Item<T>() where T : unmanaged
     {
-        if (NumEl() != 1) ThrowHelper.ItemOfMany(NumEl());
-        T value = default;
-        CopyTo(new Span<T>(ref value)); // no array: loss.Item<float>() runs every training step
-        return value;
+        TensorContext c = Ctx;
+        ref TensorRecord r = ref c.Records[Slot];
+        if (r.NumEl != 1) ThrowHelper.ItemOfMany(r.NumEl);
+        if (!Holds<T>(r.DType)) ThrowHelper.ToArrayType(r.DType, typeof(T));
+        return *c.Pointer<T>(Slot); // one element: its address is the tensor's, whatever the strides
     }
 
     /// <summary>All elements in row-major order (<c>x.tolist()</c> flattened); T must match the dtype.</summary>

@@ -288,6 +288,22 @@ public sealed class FusionTests
     }
 
     [Fact]
+    public void AResultReadingADeferredZero_KeepsItsZeros_WhenTheGradAccumulatesAgain()
+    {
+        using (Autograd.Scope())
+        {
+            Tensor x = Input(17).RequiresGrad_(true);
+            x.Exp().Sum().Backward();
+            x.Grad!.Value.Zero_();
+            Tensor doubled = x.Grad!.Value * 2;   // reads the deferred zeros
+            Assert.True(IsPending(doubled));
+            x.Exp().Sum().Backward();             // writes into the .grad: doubled must not see it
+            Assert.All(doubled.ToArray<float>(), v => Assert.Equal(0f, v));
+            Assert.All(x.Grad!.Value.ToArray<float>(), v => Assert.True(v > 0));
+        }
+    }
+
+    [Fact]
     public void ZeroingAGradThatAViewShares_WritesAtOnce()
     {
         using (Autograd.Scope())

@@ -374,8 +374,8 @@ internal sealed unsafe class TensorContext
     public void BeforeWrite(int slot)
     {
         ref TensorRecord r = ref Records[slot];
-        if (r.IsPending) Materialize(slot);
-        else if (r.Storage >= 0 && Storages[r.Storage].PendingReaders > 0) MaterializeAllPending();
+        if (r.IsPending) Materialize(slot); // its memory may now be what other pending expressions read: checked next
+        if (r.Storage >= 0 && Storages[r.Storage].PendingReaders > 0) MaterializeAllPending();
     }
 
     private void MaterializeAllPending()

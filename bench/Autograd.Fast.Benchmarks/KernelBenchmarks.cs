@@ -16,7 +16,9 @@ public enum KernelOp
 /// <c>using (Autograd.Scope())</c>, which returns its tensors and nodes to the pool. Forward records
 /// the graph, as a forward on leaves that require grad does. The backward of a non-scalar result is
 /// seeded with a ones tensor made in the setup (<c>y.backward(ones)</c>), so it times the op's own
-/// backward and not a sum on top. Gradients accumulate into the leaves' .Grad across invocations,
+/// backward and not a sum on top. Forward computes its result into memory even where the library would
+/// defer it (elementwise results of 128 Ki elements and more are fused until read), so it times the
+/// kernel. Gradients accumulate into the leaves' .Grad across invocations,
 /// as in PyTorch without zero_grad; the inputs keep every accumulated value finite.
 /// Iterations of 250 ms instead of BenchmarkDotNet's 500 ms keep a short run of all 136 cases to
 /// about half the time (it applies to every job, --job short included).
@@ -58,7 +60,7 @@ public class KernelBenchmarks
     {
         using (Autograd.Scope())
         {
-            Apply();
+            Apply().Evaluate(); // large elementwise results are deferred: compute them, as a read would
         }
     }
 

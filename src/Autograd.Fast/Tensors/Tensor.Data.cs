@@ -30,6 +30,13 @@ public readonly partial struct Tensor
         return *c.Pointer<T>(Slot); // one element: its address is the tensor's, whatever the strides
     }
 
+    /// <summary>Computes a deferred (fused) result into memory now; any read does this by itself (benchmarks time it).</summary>
+    internal void Evaluate()
+    {
+        TensorContext c = Ctx;
+        if (c.Records[Slot].IsPending) c.Materialize(Slot);
+    }
+
     /// <summary>All elements in row-major order (<c>x.tolist()</c> flattened); T must match the dtype.</summary>
     public T[] ToArray<T>() where T : unmanaged
     {

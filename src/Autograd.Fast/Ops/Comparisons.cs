@@ -79,7 +79,7 @@ namespace AutogradFast.Ops
             isScalar = true;
             if (operand.IsScalar)
             {
-                *scalar = Executor.ScalarOf<T>(operand.Scalar);
+                *scalar = Numeric.FromDouble<T>(operand.Scalar);
                 return scalar;
             }
             ref TensorRecord r = ref c.Records[operand.Slot];

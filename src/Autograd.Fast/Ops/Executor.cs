@@ -85,7 +85,7 @@ internal static unsafe class Executor
     {
         if (operand.IsScalar)
         {
-            *scalar = ScalarOf<T>(operand.Scalar);
+            *scalar = Numeric.FromDouble<T>(operand.Scalar);
             pointer = scalar;
             broadcast = true;
             return true;
@@ -138,7 +138,7 @@ internal static unsafe class Executor
         p.Temporary = -1;
         if (operand.IsScalar)
         {
-            p.Value = ScalarOf<T>(operand.Scalar);
+            p.Value = Numeric.FromDouble<T>(operand.Scalar);
             p.Flat = p.Broadcast = true;
             return; // strides stay 0; the caller points at Value
         }
@@ -172,22 +172,6 @@ internal static unsafe class Executor
             p.Strides = Broadcasting.ExpandedStrides(c.Records[slot], result.Shape, result.Rank);
         }
         p.Pointer = c.Pointer<T>(slot);
-    }
-
-    /// <summary>
-    /// A scalar operand in the result's type: <c>T.CreateTruncating</c>, with the float cases spelled
-    /// out because NativeAOT does not inline the generic conversion (a call per scalar op otherwise).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T ScalarOf<T>(double value) where T : unmanaged, INumber<T>
-    {
-        if (typeof(T) == typeof(float))
-        {
-            float f = (float)value;
-            return Unsafe.As<float, T>(ref f);
-        }
-        if (typeof(T) == typeof(double)) return Unsafe.As<double, T>(ref value);
-        return T.CreateTruncating(value);
     }
 
     private static int Kinds(bool x, bool y, bool z) => (x ? 1 : 0) | (y ? 2 : 0) | (z ? 4 : 0);

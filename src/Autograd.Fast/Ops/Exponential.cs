@@ -153,10 +153,10 @@ namespace AutogradFast.Ops
         {
             if ((kinds & 1) == 0)
             {
-                Apply((TranscendentalFunction)function, new ReadOnlySpan<T>(x, n), new Span<T>(d, n), T.CreateTruncating(p));
+                Apply((TranscendentalFunction)function, new ReadOnlySpan<T>(x, n), new Span<T>(d, n), Numeric.FromDouble<T>(p));
                 return;
             }
-            Apply((TranscendentalFunction)function, new ReadOnlySpan<T>(x, 1), new Span<T>(d, 1), T.CreateTruncating(p));
+            Apply((TranscendentalFunction)function, new ReadOnlySpan<T>(x, 1), new Span<T>(d, 1), Numeric.FromDouble<T>(p));
             new Span<T>(d, n).Fill(*(T*)d);
         }
 

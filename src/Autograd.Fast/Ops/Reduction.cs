@@ -101,7 +101,7 @@ namespace AutogradFast.Ops
         private static double Scale<T>(TensorContext c, int g, int norm) where T : unmanaged, INumber<T>
         {
             T y = *c.Pointer<T>(norm);
-            return y == T.Zero ? 0 : double.CreateTruncating(*c.Pointer<T>(g) / y);
+            return y == T.Zero ? 0 : Numeric.ToDouble(*c.Pointer<T>(g) / y);
         }
     }
 }

@@ -38,8 +38,8 @@ internal static unsafe class ReductionDriver
         {
             double total = 0;
             for (nint start = 0; start < length; start += ChunkLength)
-                total += double.CreateTruncating(SumChunk<T, TOp, TX, TY>(x, y, start, Math.Min(ChunkLength, length - start)));
-            return T.CreateTruncating(total);
+                total += Numeric.ToDouble(SumChunk<T, TOp, TX, TY>(x, y, start, Math.Min(ChunkLength, length - start)));
+            return Numeric.FromDouble<T>(total);
         }
         T sum = T.Zero;
         for (nint start = 0; start < length; start += ChunkLength)
@@ -57,8 +57,8 @@ internal static unsafe class ReductionDriver
         if (typeof(T) == typeof(float))
         {
             double total = 0;
-            for (int i = 0; i < chunks; i++) total += double.CreateTruncating(partials[i]);
-            return T.CreateTruncating(total);
+            for (int i = 0; i < chunks; i++) total += Numeric.ToDouble(partials[i]);
+            return Numeric.FromDouble<T>(total);
         }
         T sum = T.Zero;
         for (int i = 0; i < chunks; i++) sum += partials[i];

@@ -54,8 +54,16 @@ internal static class OpSupport
         return result;
     }
 
-    /// <summary>A contiguous engine-temporary copy of a gradient.</summary>
-    public static int CopyOf(TensorContext c, int grad) => GradMap<CopyOperator>(c, grad, Operand.Of(grad));
+    /// <summary>A contiguous engine-temporary copy of a gradient (dense memory is copied as bytes; anything else through the executor).</summary>
+    public static unsafe int CopyOf(TensorContext c, int grad)
+    {
+        ref TensorRecord r = ref c.Records[grad];
+        if (r.IsPending || !r.IsContiguous) return GradMap<CopyOperator>(c, grad, Operand.Of(grad));
+        int copy = c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: false, temporary: true);
+        long bytes = (long)r.NumEl * r.DType.ElementSize();
+        Buffer.MemoryCopy(c.BytePointer(grad), c.BytePointer(copy), bytes, bytes);
+        return copy;
+    }
 
     /// <summary>Replaces an engine temporary (a broadcast or strided gradient) by a dense copy, releasing it.</summary>
     public static int WriteOut(TensorContext c, int grad)

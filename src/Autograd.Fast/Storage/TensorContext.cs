@@ -170,7 +170,7 @@ internal sealed unsafe class TensorContext
         ref TensorRecord v = ref Records[valueSlot];
         DType dtype = v.DType;
         int storage = NewStorage(dtype.ElementSize(), zero: false);
-        Buffer.MemoryCopy(Pointer<byte>(valueSlot), (void*)Storages[storage].Pointer, dtype.ElementSize(), dtype.ElementSize());
+        Buffer.MemoryCopy(BytePointer(valueSlot), (void*)Storages[storage].Pointer, dtype.ElementSize(), dtype.ElementSize());
         ref TensorRecord s = ref Records[shapeSlot];
         int slot = NewSlot(storage, dtype, s.Shape.AsSpan(s.Rank), 0, s.NumEl, -1);
         ref TensorRecord r = ref Records[slot];
@@ -405,6 +405,14 @@ internal sealed unsafe class TensorContext
     public void AddStorageReference(int storage) => Storages[storage].RefCount++;
 
     public void ReleaseStorage(int storage) => ReleaseStorageReference(storage);
+
+    /// <summary>The address of the first element as bytes (the offset counted in elements of the tensor's dtype).</summary>
+    public byte* BytePointer(int slot) => Records[slot].DType.ElementSize() switch
+    {
+        1 => Pointer<byte>(slot),
+        4 => (byte*)Pointer<int>(slot),
+        _ => (byte*)Pointer<long>(slot),
+    };
 
     /// <summary>The elements of a contiguous tensor.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

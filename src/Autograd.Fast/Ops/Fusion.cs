@@ -313,7 +313,6 @@ internal static unsafe class Fusion
         public Instructions Code;
         public Values Constants;
         public int Count;
-        public int ElementSize;
         public nint Length;
         public Sink Sink;
         public byte* Destination;
@@ -378,7 +377,6 @@ internal static unsafe class Fusion
     private static void Run(TensorContext c, int root, ref Program p)
     {
         ref Expression node = ref c.Expressions[root];
-        p.ElementSize = node.DType.ElementSize();
         p.Length = node.NumEl;
         if (node.Storage >= 0)
         {
@@ -535,11 +533,11 @@ internal static unsafe class Fusion
             ? (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<float, TOp>
             : (nint)(delegate*<void*, void*, void*, void*, int, int, int, double, void>)&ElementwiseKernel<double, TOp>;
 
-    /// <summary>Per-thread scratch for the intermediates of one block of every instruction.</summary>
+    /// <summary>Per-thread scratch: one stage of every intermediate instruction, then a whole block of the root's results.</summary>
     private sealed class Scratch
     {
         [ThreadStatic] private static Scratch? t_scratch;
-        private const int Bytes = MaxInstructions * BlockLength * sizeof(double);
+        private const int Bytes = ((MaxInstructions - 1) * StageLength + BlockLength) * sizeof(double); // stages, then a block of results
         private readonly byte* _pointer = (byte*)NativeMemory.AlignedAlloc(Bytes, NativeBufferPool.Alignment);
 
         public static byte* Get(int bytes)

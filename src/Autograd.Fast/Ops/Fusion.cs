@@ -49,7 +49,7 @@ internal struct Expression
 /// Deferred, fused elementwise evaluation. Large elementwise results (forward ops and gradient rules
 /// alike) are not computed when the op runs: the result is a pending tensor holding an expression
 /// over its operands. When the value is needed the expression DAG is compiled into a short program
-/// and run block by block (4 Ki elements, so intermediates stay in cache): written out when the
+/// and run block by block (4 Ki elements in 512-element stages, so intermediates stay in L1): written out when the
 /// tensor is read, reduced without ever being written by <c>sum</c>/<c>mean</c>, or added straight
 /// into a leaf's <c>.grad</c>. <c>(x * x).exp().sum()</c> and its backward thus read x once each way
 /// instead of making a memory pass per op. Results are the same bits as unfused evaluation: blocks
@@ -93,9 +93,9 @@ internal static unsafe class Fusion
         if (size > MaxInstructions)
         {
             // Cut the chain: the operands are computed into memory and streamed from there.
-            ComputeIntoMemory(c, ex);
-            ComputeIntoMemory(c, ey);
-            ComputeIntoMemory(c, ez);
+            if (ex.Source == OperandSource.Expression) ComputeIntoMemory(c, ex.Index);
+            if (ey.Source == OperandSource.Expression) ComputeIntoMemory(c, ey.Index);
+            if (ez.Source == OperandSource.Expression) ComputeIntoMemory(c, ez.Index);
             size = 1;
         }
         int e = c.NewExpression();
@@ -154,14 +154,33 @@ internal static unsafe class Fusion
     private static int SizeOf(TensorContext c, in ExpressionOperand e)
         => e.Source == OperandSource.Expression ? c.Expressions[e.Index].Size : 0;
 
-    private static void ComputeIntoMemory(TensorContext c, in ExpressionOperand e)
+    /// <summary>
+    /// Computes <paramref name="expression"/> into memory, once: into the buffer a lazily filled tensor
+    /// kept, else a new one. The expression references the buffer from then on, so its other readers
+    /// stream it instead of recomputing, and a write into it first evaluates them (PendingReaders).
+    /// </summary>
+    public static int ComputeIntoMemory(TensorContext c, int expression)
     {
-        if (e.Source != OperandSource.Expression) return;
-        ref Expression node = ref c.Expressions[e.Index];
-        if (node.Storage >= 0) return;
-        int storage = c.NewStorage((long)node.NumEl * node.DType.ElementSize(), zero: false);
-        Evaluate(c, e.Index, (void*)c.Storages[storage].Pointer);
-        Adopt(c, e.Index, storage);
+        ref Expression node = ref c.Expressions[expression];
+        if (node.Storage >= 0) return node.Storage;
+        int storage = node.Reserved; // its reference becomes the expression's
+        node.Reserved = -1;
+        if (storage < 0)
+        {
+            storage = c.NewStorage((long)node.NumEl * node.DType.ElementSize(), zero: false);
+            c.AddStorageReference(storage);
+        }
+        Evaluate(c, expression, (void*)c.Storages[storage].Pointer);
+        node.Storage = storage;
+        node.Size = 0;
+        c.Storages[storage].PendingReaders++;
+        // Its operands are no longer needed by anyone reading through it.
+        ExpressionOperand x = node.X, y = node.Y, z = node.Z;
+        node.X = node.Y = node.Z = default;
+        Unreference(c, x);
+        Unreference(c, y);
+        Unreference(c, z);
+        return storage;
     }
 
     private static void Reference(TensorContext c, in ExpressionOperand e)
@@ -190,22 +209,6 @@ internal static unsafe class Fusion
                 Release(c, e.Index);
                 break;
         }
-    }
-
-    /// <summary>Records that <paramref name="expression"/>'s value now sits in <paramref name="storage"/> (which it references).</summary>
-    public static void Adopt(TensorContext c, int expression, int storage)
-    {
-        ref Expression node = ref c.Expressions[expression];
-        node.Storage = storage;
-        node.Size = 0;
-        c.AddStorageReference(storage);
-        c.Storages[storage].PendingReaders++; // a write into it must first evaluate this expression's readers
-        // Its operands are no longer needed by anyone reading through it.
-        ExpressionOperand x = node.X, y = node.Y, z = node.Z;
-        node.X = node.Y = node.Z = default;
-        Unreference(c, x);
-        Unreference(c, y);
-        Unreference(c, z);
     }
 
     public static void Release(TensorContext c, int expression)
@@ -277,15 +280,6 @@ internal static unsafe class Fusion
         c.TakeComputedStorage(destination, storage);
         Release(c, fill);
         return true;
-    }
-
-    /// <summary>Hands a pending tensor's reserved buffer to it for materialising (-1 if it has none).</summary>
-    public static int TakeReserved(TensorContext c, int expression)
-    {
-        ref Expression node = ref c.Expressions[expression];
-        int reserved = node.Reserved;
-        node.Reserved = -1;
-        return reserved;
     }
 
     // ---- evaluating --------------------------------------------------------------------------------

@@ -341,20 +341,8 @@ internal sealed unsafe class TensorContext
         ref TensorRecord r = ref Records[slot];
         if (!r.IsPending) throw new InvalidOperationException("Internal error: materializing a tensor that is not pending.");
         int expression = r.PendingExpression;
-        int storage = Expressions[expression].Storage;
-        if (storage >= 0) Storages[storage].RefCount++; // computed already, for a reader: share it
-        else
-        {
-            // A lazily filled tensor computes into the buffer it kept; anything else into a new one.
-            storage = Ops.Fusion.TakeReserved(this, expression);
-            if (storage < 0)
-            {
-                storage = NewStorage((long)r.NumEl * r.DType.ElementSize(), zero: false);
-                Storages[storage].RefCount++;
-            }
-            Ops.Fusion.Evaluate(this, expression, (void*)Storages[storage].Pointer);
-            Ops.Fusion.Adopt(this, expression, storage); // parents still pending stream it from now on
-        }
+        int storage = Ops.Fusion.ComputeIntoMemory(this, expression); // shared with the expression's other readers
+        Storages[storage].RefCount++;
         TakeComputedStorage(slot, storage);
         Ops.Fusion.Release(this, expression);
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using AutogradFast.Storage;
 
 namespace AutogradFast;
@@ -22,9 +23,11 @@ internal static class ThrowHelper
                 $"This tensor belongs to thread {c.OwnerThreadId} and is used on thread {Environment.CurrentManagedThreadId}. " +
                 "Tensors and their graphs belong to the thread that created them.");
         ref TensorRecord r = ref c.Records[t.Slot];
-        string by = r.Generation == t.Generation + 1 && r.ReleasedByScope > 0
-            ? $"when Autograd.Scope #{r.ReleasedByScope} ended"
-            : r.Generation == t.Generation + 1 && r.ReleasedByScope < 0 ? "by the autograd engine (a consumed temporary)" : "when its scope ended";
+        bool justReleased = r.Generation == t.Generation + 1;
+        string by = !justReleased ? "when its scope ended"
+            : r.ReleasedByScope > 0 ? $"when Autograd.Scope #{r.ReleasedByScope} ended"
+            : r.ReleasedByScope == TensorRecord.ReleasedAsGrad ? "when the last tensor holding it as its .Grad let go of it (.Grad = null or another gradient assigned)"
+            : "by the autograd engine (a consumed temporary)";
         throw new ObjectDisposedException(nameof(Tensor),
             $"This tensor was released {by}; its memory has gone back to the pool. " +
             "Create it outside the scope, or copy it out with scope.Keep(tensor) before the scope ends.");
@@ -34,6 +37,25 @@ internal static class ThrowHelper
     public static void ScopeClosedOutOfOrder(int id, int innermost) => throw new InvalidOperationException(
         $"Autograd.Scope #{id} was disposed while scope #{innermost} is the innermost open scope (or it was already disposed). " +
         "Scopes must end in the reverse order they were opened: use `using`.");
+
+    /// <summary>A scope may end only on the thread that opened it: ending it elsewhere would close that thread's scope mid-use.</summary>
+    /// <param name="owner">the context the scope was opened on</param>
+    /// <param name="scopeId">the scope's number, or 0 for a no-grad scope (the message is only built on failure)</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CheckScopeThread(TensorContext? owner, int scopeId)
+    {
+        if (owner is null || owner != TensorContext.CurrentOrNull) ScopeOnWrongThread(owner, scopeId);
+    }
+
+    [DoesNotReturn]
+    private static void ScopeOnWrongThread(TensorContext? owner, int scopeId)
+    {
+        string scope = scopeId > 0 ? $"Autograd.Scope #{scopeId}" : "Autograd.NoGrad()";
+        if (owner is null) throw new InvalidOperationException($"{scope}: this scope value was not opened by Autograd.Scope() or Autograd.NoGrad() (it is a default value).");
+        throw new InvalidOperationException(
+            $"{scope} was opened on thread {owner.OwnerThreadId} and is being disposed on thread {Environment.CurrentManagedThreadId}. " +
+            "A scope belongs to the thread that opened it: dispose it there (with `using`).");
+    }
 
     [DoesNotReturn]
     public static T ForeignTensor<T>() => throw new InvalidOperationException("The tensor belongs to another thread's context.");
@@ -96,6 +118,39 @@ internal static class ThrowHelper
     public static void AssignShapeMismatch(Size src, Size dst) => throw new ArgumentException(
         $"shape mismatch: value tensor of shape {Dims.Format(src.AsSpan())} cannot be broadcast to indexing result of shape {Dims.Format(dst.AsSpan())}");
 
+    [DoesNotReturn]
+    public static void ExpandTooFewSizes(DType dtype, Size shape, ReadOnlySpan<int> sizes) => throw new ArgumentException(
+        $"expand(torch.{dtype.ScalarTypeName()}Tensor{{{Dims.Format(shape.AsSpan())}}}, size={Dims.Format(sizes)}): the number of sizes provided ({sizes.Length}) " +
+        $"must be greater or equal to the number of dimensions in the tensor ({shape.Rank})");
+
+    [DoesNotReturn]
+    public static void ExpandNewDimension(int size, int dim) => throw new ArgumentException(
+        $"The expanded size of the tensor ({size}) isn't allowed in a leading, non-existing dimension {dim}");
+
+    [DoesNotReturn]
+    public static void ExpandSize(int size, int existing, int dim, ReadOnlySpan<int> sizes, Size shape) => throw new ArgumentException(
+        $"The expanded size of the tensor ({size}) must match the existing size ({existing}) at non-singleton dimension {dim}.  " +
+        $"Target sizes: {Dims.Format(sizes)}.  Tensor sizes: {Dims.Format(shape.AsSpan())}");
+
+    [DoesNotReturn]
+    public static void InternalOverlap(string call) => throw new InvalidOperationException(
+        $"{call}: unsupported operation: more than one element of the written-to tensor refers to a single memory location. " +
+        "Please clone() the tensor before performing the operation.");
+
+    [DoesNotReturn]
+    public static void OutputShapeMismatch(Size output, Size broadcast) => throw new ArgumentException(
+        $"output with shape {Dims.Format(output.AsSpan())} doesn't match the broadcast shape {Dims.Format(broadcast.AsSpan())}");
+
+    [DoesNotReturn]
+    public static void RecordedAssignIntoOverlappingBase() => throw new InvalidOperationException(
+        "index assignment: autograd cannot record a write into an expanded tensor (its elements share memory, so the gradient of " +
+        "the written part is ambiguous); clone() the tensor first.");
+
+    [DoesNotReturn]
+    public static void RecordedCopyIntoView() => throw new NotSupportedException(
+        "Copy_(): recording an in-place copy into a view is not supported yet; assign through an indexer " +
+        "(y[i] = x, recorded as CopySlices) or copy into the whole tensor.");
+
     // ---- linear algebra ----
 
     [DoesNotReturn]
@@ -144,7 +199,7 @@ internal static class ThrowHelper
 
     [DoesNotReturn]
     public static void BoolArithmetic(string op) => throw new NotSupportedException(
-        $"{op} is not supported on bool tensors; convert with .To(DType.Int64) or .To(DType.Float32) first.");
+        $"{op}: arithmetic on bool tensors is not supported; convert first with .To(DType.Int64) or .To(DType.Float32).");
 
     [DoesNotReturn]
     public static void FloatingPointRequired(string op, DType dtype) => throw new NotSupportedException(
@@ -158,9 +213,15 @@ internal static class ThrowHelper
     public static void AmbiguousBoolean(int numel) => throw new InvalidOperationException(
         $"Boolean value of Tensor with {(numel == 0 ? "no values" : "more than one value")} is ambiguous");
 
+    /// <summary><paramref name="call"/> is the read that failed, e.g. <c>Item&lt;Int32&gt;()</c>.</summary>
     [DoesNotReturn]
-    public static void ToArrayType(DType dtype, Type requested) => throw new InvalidCastException(
-        $"The tensor holds {dtype.TorchName()}; ToArray<{requested.Name}>() cannot read it. Use .To(...) to convert first.");
+    public static void ElementTypeMismatch(DType dtype, string call) => throw new InvalidCastException(
+        $"{call}: the tensor holds {dtype.TorchName()}, whose elements are {dtype.ElementTypeName()}; read it with that type " +
+        $"(Item<{dtype.ElementTypeName()}>(), ToArray<{dtype.ElementTypeName()}>(), or Item() for a double), " +
+        "or convert it first with .To(DType.Float32), .To(DType.Float64), .To(DType.Int64) or .To(DType.Bool).");
+
+    [DoesNotReturn]
+    public static void GradIsSelf() => throw new ArgumentException("can't assign Variable as its own grad");
 
     [DoesNotReturn]
     public static void GradShapeMismatch(Size grad, Size tensor) => throw new ArgumentException(

@@ -129,6 +129,11 @@ public class ErrorTests
         ["select"] = x => x[1],                                       // x[1]
         ["slice"] = x => x.Slice(1, 0, 3, 2),                         // x[:, 0:3:2]
         ["unsqueeze"] = x => x.Unsqueeze(0),                          // x.unsqueeze(0)
+        ["expand"] = x => x[0..1].Expand(3, 3),                       // x[0:1].expand(3, 3)
+        ["clone"] = x => x.Clone(),                                   // x.clone()
+        ["contiguous"] = x => x.T().Contiguous(),                     // x.t().contiguous()
+        ["to_float32"] = x => x.To(DType.Float32),                    // x.to(torch.float32)
+        ["copy_"] = x => Tensor.Zeros(2, 3, x.DType).Copy_(x),        // torch.zeros(2, 3, dtype=x.dtype).copy_(x)
         ["copyslices_plain"] = x =>
         {
             Tensor y = x + 0;                                         // y = x + 0
@@ -183,6 +188,69 @@ public class ErrorTests
             y.Backward();
         });
         Assert.Equal(Torch("backward_without_grad"), ex.Message);
+    }
+
+    [Fact]
+    public void GradientShape_IsCheckedBeforeWhetherTheOutputRequiresGrad()
+    {
+        // Mismatch in shape: grad_output[0] has a shape of torch.Size([3]) and output[0] has a shape of torch.Size([2]).
+        var ex = Fails<ArgumentException>(() => Tensor.Ones(2).Backward(Tensor.Ones(3)));
+        Assert.Equal(Torch("gradient_shape_checked_before_requires_grad"), ex.Message);
+        // Without a gradient, PyTorch reports the missing grad of a non-scalar output first.
+        var missing = Fails<InvalidOperationException>(() => Tensor.Ones(2).Backward());
+        Assert.Equal(Torch("implicit_grad_without_requires_grad"), missing.Message);
+    }
+
+    // ---- assigning .grad ----
+
+    [Fact]
+    public void GradAssignment_OfTheWrongTypeOrSize_OrOfItself()
+    {
+        Tensor x = Leaf(3);
+        // can't assign Variable as its own grad
+        var self = Fails<ArgumentException>(() => x.Grad = x);
+        Assert.Equal(Torch("grad_assign_self"), self.Message);
+        // assigned grad has data of a different type      (type is checked before size, as in PyTorch)
+        var type = Fails<ArgumentException>(() => x.Grad = Tensor.Ones(3, DType.Float64));
+        Assert.StartsWith(Torch("grad_assign_type"), type.Message);
+        var both = Fails<ArgumentException>(() => x.Grad = Tensor.Ones(2, DType.Float64));
+        Assert.StartsWith(Torch("grad_assign_type_and_size"), both.Message);
+        // assigned grad has data of a different size
+        var size = Fails<ArgumentException>(() => x.Grad = Tensor.Ones(4));
+        Assert.StartsWith(Torch("grad_assign_size"), size.Message);
+        Assert.Contains("torch.Size([4]) vs torch.Size([3])", size.Message); // beyond PyTorch: which sizes
+        Assert.Null(x.Grad); // nothing was assigned
+    }
+
+    // ---- expand and writes into expanded views ----
+
+    [Fact]
+    public void Expand_WithTooFewSizes_AMismatchedSize_OrMinusOneInANewDimension()
+    {
+        // expand(torch.FloatTensor{[3, 1]}, size=[3]): the number of sizes provided (1) must be greater or equal to the number of dimensions in the tensor (2)
+        Assert.Equal(Torch("expand_too_few_sizes"), Fails<ArgumentException>(() => Tensor.Ones(3, 1).Expand(3)).Message);
+        // The expanded size of the tensor (4) must match the existing size (3) at non-singleton dimension 1.  Target sizes: [2, 4].  Tensor sizes: [3]
+        Assert.Equal(Torch("expand_size"), Fails<ArgumentException>(() => Tensor.Ones(3).Expand(2, 4)).Message);
+        // The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension 0
+        Assert.Equal(Torch("expand_new_dim_minus_one"), Fails<ArgumentException>(() => Tensor.Ones(3).Expand(-1, 3)).Message);
+    }
+
+    [Fact]
+    public void InPlaceWrites_IntoAnExpandedView_AreRefused_ButFillIsNot()
+    {
+        // unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.
+        var add = Fails<InvalidOperationException>(() => Tensor.Ones(1).Expand(3).Add_(Tensor.Ones(3)));
+        Assert.Equal("Add_(): " + Torch("expand_add_"), add.Message);
+        var copy = Fails<InvalidOperationException>(() => Tensor.Ones(2, 1).Expand(2, 3).Copy_(Tensor.Zeros(2, 3)));
+        Assert.Equal("Copy_(): " + Torch("expand_copy_"), copy.Message);
+        var mul = Fails<InvalidOperationException>(() => Tensor.Ones(2, 1).Expand(2, 3).Mul_(2.0));
+        Assert.Equal("Mul_(): " + Torch("expand_mul_"), mul.Message);
+        var assign = Fails<InvalidOperationException>(() => { Tensor t = Tensor.Ones(1, 4).Expand(5, 4); t[1..] = Tensor.Zeros(4, 4); });
+        Assert.EndsWith(Torch("expand_copy_"), assign.Message);
+        // fill_ and zero_ write one value everywhere: PyTorch allows them, and so do we.
+        Tensor b = Tensor.Ones(2, 1);
+        b.Expand(2, 3).Zero_();
+        Assert.Equal(new[] { 0f, 0f }, b.ToArray<float>());
     }
 
     // ---- requires_grad ----

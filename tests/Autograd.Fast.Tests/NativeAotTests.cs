@@ -21,6 +21,11 @@ public class NativeAotTests
         Assert.True(code == 0, text);
         Assert.Contains("tensor(28., grad_fn=<MulBackward0>)", text, StringComparison.Ordinal);
         Assert.Contains("tensor([ 0.,  4.,  8., 12.])", text, StringComparison.Ordinal);
+        // The version attribute survives trimming; usage errors exit 2 in the native binary too.
+        var (versionCode, version) = Run(binary, "--version", TimeSpan.FromMinutes(1));
+        Assert.Equal(0, versionCode);
+        Assert.Matches(@"^autograd-fast \d+\.\d+\.\d+\s*$", version);
+        Assert.Equal(2, Run(binary, "seeds 9", TimeSpan.FromMinutes(1)).Code);
         Directory.Delete(output, recursive: true);
     }
 

@@ -215,6 +215,33 @@ public class OracleGradientTests
         // torch.dot(x.select(1, 0), y[0:6:2])
         ["strided_dot"] = v => Tensor.Dot(v.X.Select(1, 0), v.Y.Slice(0, 0, 6, 2)),
 
+        // ---- expand, copies, dtype conversion, copy_ ----
+        ["expand_row"] = v => v.X.Expand(3, 4) * v.Y,                 // x.expand(3, 4) * y
+        ["expand_new_dims"] = v => v.X.Expand(2, 3, 2).Tanh(),        // x.expand(2, 3, 2).tanh()
+        ["expand_as"] = v => v.X.ExpandAs(v.Y) * v.Y,                 // x.expand_as(y) * y
+        ["clone"] = v => v.X.Clone() * v.X,                           // x.clone() * x
+        ["contiguous_of_transposed"] = v => v.X.T().Contiguous().Exp(), // x.t().contiguous().exp()
+        ["to_float64"] = v => v.X.To(DType.Float64) * v.Y,            // x.to(torch.float64) * y
+        ["to_float32"] = v => v.X.To(DType.Float32).Exp(),            // x.to(torch.float32).exp()
+        ["copy_into_zeros"] = v =>
+        {
+            Tensor y = Tensor.Zeros(2, 3, v.X.DType);                 // out = torch.zeros(2, 3, dtype=x.dtype)
+            y.Copy_(v.X.Exp());                                       // out.copy_(x.exp())
+            return y * v.Y;                                           // out = out * y
+        },
+        ["copy_over_history"] = v =>
+        {
+            Tensor y = v.X * 3;                                       // out = x * 3
+            y.Copy_(v.Z.T());                                         // out.copy_(z.t())
+            return y.Sigmoid();                                       // out = out.sigmoid()
+        },
+        ["copy_cast"] = v =>
+        {
+            Tensor y = Tensor.Zeros(3);                               // out = torch.zeros(3, dtype=torch.float32)
+            y.Copy_(v.X);                                             // out.copy_(x)
+            return y * 2;                                             // out = out * 2
+        },
+
         // ---- index assignment (CopySlices) ----
         ["copyslices_seed000"] = v =>
         {
@@ -247,6 +274,18 @@ public class OracleGradientTests
         {
             Tensor y = Tensor.Zeros(2, 3, v.Z.DType);                 // out = torch.zeros(2, 3, dtype=z.dtype)
             y[1] = v.Z;                                               // out[1] = z
+            return y;
+        },
+        ["copyslices_value_leading_ones"] = v =>
+        {
+            Tensor y = Tensor.Zeros(2, 3, v.X.DType);                 // out = torch.zeros(2, 3, dtype=x.dtype)
+            y[1] = v.X * 2;                                           // out[1] = x * 2      x: (1, 1, 3)
+            return y * y;                                             // out = out * out
+        },
+        ["copyslices_leading_one_into_0d"] = v =>
+        {
+            Tensor y = Tensor.Zeros(1, v.X.DType);                    // out = torch.zeros(1, dtype=x.dtype)
+            y[0] = v.X;                                               // out[0] = x          x: (1,)
             return y;
         },
         ["copyslices_then_square"] = v =>

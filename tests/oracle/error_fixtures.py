@@ -46,6 +46,22 @@ def backward_twice():
 
 record("backward_twice", backward_twice)
 record("backward_without_grad", lambda: torch.ones(2).sum().backward())
+# A given gradient's shape is checked before whether the output requires grad.
+record("gradient_shape_checked_before_requires_grad", lambda: torch.ones(2).backward(torch.ones(3)))
+# Without a gradient, a non-scalar output that requires no grad reports the missing grad first.
+record("implicit_grad_without_requires_grad", lambda: torch.ones(2).backward())
+
+
+# ---- assigning .grad ----
+def assign_grad(value):
+    x = leaf(3)
+    x.grad = value
+
+
+record("grad_assign_self", lambda: (lambda x: setattr(x, "grad", x))(leaf(3)))
+record("grad_assign_type", lambda: assign_grad(torch.ones(3, dtype=torch.float64)))
+record("grad_assign_size", lambda: assign_grad(torch.ones(4)))
+record("grad_assign_type_and_size", lambda: assign_grad(torch.ones(2, dtype=torch.float64)))
 
 # ---- requires_grad ----
 record("requires_grad_int64_factory", lambda: torch.zeros(3, dtype=torch.int64, requires_grad=True))
@@ -155,6 +171,12 @@ record("select_0d", lambda: torch.tensor(1.0).select(0, 0))
 record("transpose_dim_out_of_range", lambda: torch.ones(2, 3).transpose(0, 2))
 record("t_3d", lambda: torch.ones(2, 3, 4).t())
 record("item_of_many", lambda: torch.ones(3).item())
+record("expand_too_few_sizes", lambda: torch.ones(3, 1).expand(3))
+record("expand_size", lambda: torch.ones(3).expand(2, 4))
+record("expand_new_dim_minus_one", lambda: torch.ones(3).expand(-1, 3))
+record("expand_add_", lambda: torch.ones(1).expand(3).add_(torch.ones(3)))
+record("expand_copy_", lambda: torch.ones(2, 1).expand(2, 3).copy_(torch.zeros(2, 3)))
+record("expand_mul_", lambda: torch.ones(2, 1).expand(2, 3).mul_(2.0))
 
 # ---- which graphs may be walked twice without retain_graph ----
 W = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=torch.float64)
@@ -208,6 +230,11 @@ TWICE = {
     "select": lambda x: x[1],
     "slice": lambda x: x[:, 0:3:2],
     "unsqueeze": lambda x: x.unsqueeze(0),
+    "expand": lambda x: x[0:1].expand(3, 3),
+    "clone": lambda x: x.clone(),
+    "contiguous": lambda x: x.t().contiguous(),
+    "to_float32": lambda x: x.to(torch.float32),
+    "copy_": lambda x: torch.zeros(2, 3, dtype=x.dtype).copy_(x),
     "copyslices_plain": copyslices_plain,
 }
 

@@ -78,7 +78,11 @@ public readonly struct NoGradScope : IDisposable
         _previous = previous;
     }
 
-    public void Dispose() => _context.GradEnabled = _previous;
+    public void Dispose()
+    {
+        ThrowHelper.CheckScopeThread(_context, 0);
+        _context.GradEnabled = _previous;
+    }
 }
 
 /// <summary>A child scope of the thread's tensors; see <see cref="Autograd.Scope"/>.</summary>
@@ -108,5 +112,9 @@ public readonly struct AutogradScope : IDisposable
         return new Tensor(c, temp);
     }
 
-    public void Dispose() => _context.CloseScope(_id);
+    public void Dispose()
+    {
+        ThrowHelper.CheckScopeThread(_context, _id);
+        _context.CloseScope(_id);
+    }
 }

@@ -43,8 +43,12 @@ internal static class Derivatives
             case OpKind.Select:                                                                   // zeros with g at [i]
             case OpKind.Slice:                                                                    // zeros with g at [a:b:s]
             case OpKind.Unsqueeze:                                                                // reshape(g)
+            case OpKind.Expand:                                                                   // sum_to(g, a.shape), by the engine
             case OpKind.Squeeze: g0 = Views.ViewBackward(c, ref n, g); break;                     // reshape(g)
             case OpKind.CopySlices: Views.CopySlicesBackward(c, ref n, g, out g0, out g1); break; // g with region zeroed, g[region]
+            case OpKind.Copy: InPlace.CopyBackward(c, ref n, g, out g0, out g1); break;           // zeros, g
+            case OpKind.Clone:                                                                    // g
+            case OpKind.ToCopy: g0 = Copies.IdentityBackward(g); break;                           // g (cast back by the engine)
             default: throw new InvalidOperationException($"No derivative rule for {n.Kind}.");
         }
     }

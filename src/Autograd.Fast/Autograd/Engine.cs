@@ -16,6 +16,12 @@ internal static class Engine
     {
         TensorContext c = root.Ctx;
         ref TensorRecord r = ref c.Records[root.Slot];
+        // PyTorch's order: a given gradient's shape is checked before whether the output requires grad.
+        if (gradient is { } given)
+        {
+            if (given.Ctx != c) ThrowHelper.ForeignTensor<int>();
+            if (given.Shape != root.Shape) ThrowHelper.GradientShapeMismatch(given.Shape, root.Shape);
+        }
         if ((r.Flags & TensorFlags.RequiresGrad) == 0) ThrowHelper.BackwardWithoutGrad();
         int seed = SeedGradient(c, root, gradient);
         if (r.Node < 0)
@@ -37,9 +43,7 @@ internal static class Engine
             Fill.Scalar(c, ones, 1);
             return ones;
         }
-        Tensor g = gradient.Value;
-        if (g.Ctx != c) ThrowHelper.ForeignTensor<int>();
-        if (g.Shape != root.Shape) ThrowHelper.GradientShapeMismatch(g.Shape, root.Shape);
+        Tensor g = gradient.Value; // checked by Backward
         // A copy, cast to the output's dtype: the engine may move it into a .Grad or add into it.
         return StridedCopy.CastToTemporary(c, g.Slot, r.DType);
     }
@@ -145,8 +149,16 @@ internal static class Engine
             // A broadcast or view gradient is written out first: a .Grad owns dense memory.
             if (!c.Records[grad].OwnsDenseMemory) grad = OpSupport.WriteOut(c, grad);
             if (c.Records[grad].IsPending) c.Materialize(grad); // a .Grad is memory the leaf owns
-            c.AdoptTemporary(grad, leaf);
-            r.GradSlot = grad;
+            c.AdoptAsGrad(grad, leaf);
+            return;
+        }
+        if (InPlace.HasInternalOverlap(c.Records[r.GradSlot]))
+        {
+            // An expanded .Grad the user assigned repeats memory locations: add out of place, as a new .Grad.
+            int sum = OpSupport.GradMap<Simd.AddOperator>(c, grad, Operand.Of(r.GradSlot), Operand.Of(grad));
+            if (c.Records[sum].IsPending) c.Materialize(sum);
+            c.ReleaseTemporary(grad);
+            c.AdoptAsGrad(sum, leaf);
             return;
         }
         Accumulate.AddInto(c, r.GradSlot, grad);
@@ -160,7 +172,7 @@ internal static class Engine
         ref TensorRecord x = ref c.Records[input];
         if (!Broadcasting.SameShape(g, x))
         {
-            if (!BroadcastsTo(x, g)) ThrowHelper.GradientRuleShape(OpNames.GradFnName(n.Kind), index, new Size(g.Shape, g.Rank), new Size(x.Shape, x.Rank));
+            if (!Broadcasting.SumsTo(x, g)) ThrowHelper.GradientRuleShape(OpNames.GradFnName(n.Kind), index, new Size(g.Shape, g.Rank), new Size(x.Shape, x.Rank));
             if (!g.IsContiguous) grad = OpSupport.WriteOut(c, grad); // SumToShape reads rows of a dense gradient
             int summed = Broadcasting.SumToShape(c, grad, x.Shape, x.Rank);
             c.ReleaseTemporary(grad);
@@ -173,14 +185,5 @@ internal static class Engine
             grad = cast;
         }
         return grad;
-    }
-
-    private static bool BroadcastsTo(in TensorRecord small, in TensorRecord big)
-    {
-        if (small.Rank > big.Rank) return false;
-        int lead = big.Rank - small.Rank;
-        for (int i = 0; i < small.Rank; i++)
-            if (small.Shape[i] != 1 && small.Shape[i] != big.Shape[i + lead]) return false;
-        return true;
     }
 }

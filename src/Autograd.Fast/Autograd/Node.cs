@@ -7,7 +7,7 @@ internal enum OpKind : byte
     PowScalar, Exp, Log, Tanh, Sigmoid, Relu,
     Sum, Mean, Norm,
     Dot, Mm, Mv,
-    T, Transpose, Select, Slice, Unsqueeze, Squeeze, CopySlices,
+    T, Transpose, Select, Slice, Unsqueeze, Squeeze, Expand, CopySlices, Copy, Clone, ToCopy,
 }
 
 [Flags]
@@ -44,6 +44,17 @@ internal struct Node
 
 internal static class OpNames
 {
+    /// <summary>How the user wrote an arithmetic op, for error messages (<c>a - b</c>).</summary>
+    public static string Symbol(OpKind kind) => kind switch
+    {
+        OpKind.Add or OpKind.AddScalar => "a + b",
+        OpKind.Sub or OpKind.SubScalar or OpKind.RsubScalar => "a - b",
+        OpKind.Mul or OpKind.MulScalar => "a * b",
+        OpKind.Div or OpKind.DivScalar => "a / b",
+        OpKind.Neg => "-a (Neg())",
+        _ => GradFnName(kind),
+    };
+
     /// <summary>PyTorch's grad_fn names, one per op kind.</summary>
     public static string GradFnName(OpKind kind) => kind switch
     {
@@ -72,7 +83,11 @@ internal static class OpNames
         OpKind.Slice => "SliceBackward0",
         OpKind.Unsqueeze => "UnsqueezeBackward0",
         OpKind.Squeeze => "SqueezeBackward3",
+        OpKind.Expand => "ExpandBackward0",
         OpKind.CopySlices => "CopySlices",
+        OpKind.Copy => "CopyBackwards",
+        OpKind.Clone => "CloneBackward0",
+        OpKind.ToCopy => "ToCopyBackward0",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "op kind without a grad_fn name"),
     };
 }

@@ -66,7 +66,7 @@ namespace AutogradFast.Ops
             ref TensorRecord rb = ref c.Records[b.Slot];
             DType dtype = PromoteOperands(ra, rb);
             if (kind == OpKind.Div) dtype = FloatingResult(dtype); // true division
-            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(kind.ToString().ToLowerInvariant());
+            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpNames.Symbol(kind));
             int rank = Broadcasting.BroadcastShape(ra, rb, out Dims shape);
             int result = Elementwise<TOp>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(a.Slot), Operand.Of(b.Slot), Operand.None);
             if (Recorder.ShouldRecord(c, a.Slot, b.Slot))
@@ -81,7 +81,7 @@ namespace AutogradFast.Ops
         /// PyTorch's result_type for two tensors: a 0-d tensor decides the dtype only when its category
         /// (bool &lt; integer &lt; floating) is above the other tensor's, so float32 (2,3) * float64 () is float32.
         /// </summary>
-        private static DType PromoteOperands(in TensorRecord a, in TensorRecord b)
+        public static DType PromoteOperands(in TensorRecord a, in TensorRecord b)
         {
             if ((a.Rank == 0) == (b.Rank == 0)) return DTypeInfo.Promote(a.DType, b.DType);
             (DType dimensioned, DType zeroDim) = a.Rank == 0 ? (b.DType, a.DType) : (a.DType, b.DType);
@@ -97,7 +97,7 @@ namespace AutogradFast.Ops
             TensorContext c = a.Ctx;
             DType dtype = WithScalar(c.Records[a.Slot].DType, scalarIsIntegral);
             if (kind == OpKind.DivScalar) dtype = FloatingResult(dtype);
-            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(kind.ToString());
+            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpNames.Symbol(kind));
             Operand x = Operand.Of(a.Slot), k = Operand.Of(s);
             int result = kind switch
             {
@@ -122,7 +122,7 @@ namespace AutogradFast.Ops
         {
             TensorContext c = a.Ctx;
             DType dtype = c.Records[a.Slot].DType;
-            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(kind.ToString());
+            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpNames.Symbol(kind));
             int result = Map<TOp>(c, a.Slot, floatingResult ? FloatingResult(dtype) : dtype, Operand.Of(a.Slot));
             if (Recorder.ShouldRecord(c, a.Slot)) Recorder.Record(c, kind, result, a.Slot);
             return new Tensor(c, result);

@@ -53,7 +53,11 @@ internal static unsafe class Broadcasting
     public static int SumToShape(TensorContext c, int grad, in Dims target, int targetRank)
     {
         DType dtype = c.Records[grad].DType;
-        int result = c.NewTensor(dtype, ((ReadOnlySpan<int>)target)[..targetRank], zero: true, temporary: true);
+        // A target with more dimensions than the gradient has leading 1s there (an index-assigned value
+        // of shape [1, 1, 3] into a row): sum to the rest, then give the result the whole shape.
+        int lead = Math.Max(targetRank - c.Records[grad].Rank, 0);
+        ReadOnlySpan<int> shape = ((ReadOnlySpan<int>)target)[..targetRank];
+        int result = c.NewTensor(dtype, shape[lead..], zero: true, temporary: true);
         switch (dtype)
         {
             case DType.Float32: SumToShape<float>(c, grad, result); break;
@@ -61,7 +65,26 @@ internal static unsafe class Broadcasting
             case DType.Int64: SumToShape<long>(c, grad, result); break;
             default: ThrowHelper.BoolArithmetic("sum"); break;
         }
+        if (lead > 0) c.ReshapeContiguous(result, shape);
         return result;
+    }
+
+    /// <summary>
+    /// Whether a gradient of shape <paramref name="big"/> sums back to <paramref name="small"/>:
+    /// <paramref name="small"/> broadcasts to it, once leading size-1 dimensions beyond its rank are set aside.
+    /// </summary>
+    public static bool SumsTo(in TensorRecord small, in TensorRecord big)
+    {
+        int lead = 0;
+        while (small.Rank - lead > big.Rank && small.Shape[lead] == 1) lead++;
+        int rank = small.Rank - lead;
+        if (rank > big.Rank) return false;
+        for (int i = 0, offset = big.Rank - rank; i < rank; i++)
+        {
+            int d = small.Shape[lead + i];
+            if (d != 1 && d != big.Shape[offset + i]) return false;
+        }
+        return true;
     }
 
     private static void SumToShape<T>(TensorContext c, int grad, int result) where T : unmanaged, INumber<T>

@@ -28,72 +28,67 @@ namespace AutogradFast.Ops
 {
     internal static unsafe class Comparisons
     {
+        /// <summary>
+        /// <c>a op b</c> as a bool tensor of the broadcast shape, computed in PyTorch's result type of
+        /// the operands (a float64 0-d tensor does not lift a float32 tensor; bools compare as 0/1).
+        /// </summary>
         public static Tensor Compare(Tensor a, Operand b, Tensor bTensor, Comparison op)
         {
             TensorContext c = OpSupport.ContextOf(a, bTensor);
+            ref TensorRecord ra = ref c.Records[a.Slot];
             DType dtype = b.IsScalar
-                ? OpSupport.WithScalar(c.Records[a.Slot].DType, double.IsInteger(b.Scalar))
-                : DTypeInfo.Promote(c.Records[a.Slot].DType, c.Records[b.Slot].DType);
-            if (dtype == DType.Bool) dtype = DType.Int64; // compare bools as 0/1
-            Dims shape = c.Records[a.Slot].Shape;
-            int rank = c.Records[a.Slot].Rank;
-            if (!b.IsScalar) rank = Broadcasting.BroadcastShape(c.Records[a.Slot], c.Records[b.Slot], out shape);
+                ? OpSupport.WithScalar(ra.DType, double.IsInteger(b.Scalar))
+                : Arithmetic.PromoteOperands(ra, c.Records[b.Slot]);
+            if (dtype == DType.Bool) dtype = DType.Int64;
+            Dims shape = ra.Shape;
+            int rank = ra.Rank;
+            if (!b.IsScalar) rank = Broadcasting.BroadcastShape(ra, c.Records[b.Slot], out shape);
             int result = c.NewTensor(DType.Bool, shape.AsSpan(rank), zero: false);
             switch (dtype)
             {
-                case DType.Float32: Run<float>(c, op, Operand.Of(a.Slot), b, result, dtype); break;
-                case DType.Float64: Run<double>(c, op, Operand.Of(a.Slot), b, result, dtype); break;
-                default: Run<long>(c, op, Operand.Of(a.Slot), b, result, dtype); break;
+                case DType.Float32: Run<float>(c, op, Operand.Of(a.Slot), b, result); break;
+                case DType.Float64: Run<double>(c, op, Operand.Of(a.Slot), b, result); break;
+                default: Run<long>(c, op, Operand.Of(a.Slot), b, result); break;
             }
             return new Tensor(c, result);
         }
 
         /// <summary>
-        /// Operands of the compared dtype that are contiguous with the result's size (or one value)
-        /// are read in place; anything else (broadcast, strided, another dtype) is first expanded.
+        /// Operands are prepared as the executor prepares them (cast, broadcast strides, a contiguous
+        /// copy only for a transposed last dimension), then compared flat or row by row.
         /// </summary>
-        private static void Run<T>(TensorContext c, Comparison op, Operand a, Operand b, int result, DType dtype) where T : unmanaged, INumber<T>
+        private static void Run<T>(TensorContext c, Comparison op, Operand a, Operand b, int result) where T : unmanaged, INumber<T>
         {
-            int n = c.Records[result].NumEl;
-            T sa = default, sb = default;
-            int ta = -1, tb = -1;
-            T* pa = Direct(c, a, n, dtype, &sa, out bool aScalar);
-            if (pa == null)
+            ref TensorRecord o = ref c.Records[result];
+            DType dtype = DTypeOf<T>();
+            Executor.Prepared<T> pa = default, pb = default;
+            pa.Temporary = pb.Temporary = -1;
+            try
             {
-                ta = Expand(c, a, result, dtype);
-                pa = c.Pointer<T>(ta);
+                Executor.Prepare(c, a, ref pa, dtype, o.Shape, o.Rank);
+                Executor.Prepare(c, b, ref pb, dtype, o.Shape, o.Rank);
+                if (a.IsScalar) pa.Pointer = &pa.Value;
+                if (b.IsScalar) pb.Pointer = &pb.Value;
+                bool* d = c.Pointer<bool>(result);
+                if (pa.Flat && pb.Flat)
+                {
+                    ComparisonDriver.Compare(op, pa.Pointer, pa.Broadcast, pb.Pointer, pb.Broadcast, d, o.NumEl);
+                    return;
+                }
+                var (rows, length) = RowWalker.Extent(o.Shape, o.Rank);
+                int inner = o.Rank - 1;
+                bool aInnerBroadcast = pa.Broadcast || pa.Strides[inner] == 0, bInnerBroadcast = pb.Broadcast || pb.Strides[inner] == 0;
+                var walk = new RowWalker(o.Shape, o.Rank, pa.Strides, pb.Strides, default);
+                for (int row = 0; row < rows; row++, walk.Next())
+                    ComparisonDriver.Compare(op, pa.Pointer + walk.Offset0, aInnerBroadcast, pb.Pointer + walk.Offset1, bInnerBroadcast, d + (nint)row * length, length);
             }
-            T* pb = Direct(c, b, n, dtype, &sb, out bool bScalar);
-            if (pb == null)
+            finally
             {
-                tb = Expand(c, b, result, dtype);
-                pb = c.Pointer<T>(tb);
+                if (pa.Temporary >= 0) c.ReleaseTemporary(pa.Temporary);
+                if (pb.Temporary >= 0) c.ReleaseTemporary(pb.Temporary);
             }
-            ComparisonDriver.Compare(op, pa, aScalar, pb, bScalar, c.Pointer<bool>(result), n);
-            if (ta >= 0) c.ReleaseTemporary(ta);
-            if (tb >= 0) c.ReleaseTemporary(tb);
         }
 
-        private static T* Direct<T>(TensorContext c, Operand operand, int n, DType dtype, T* scalar, out bool isScalar) where T : unmanaged, INumber<T>
-        {
-            isScalar = true;
-            if (operand.IsScalar)
-            {
-                *scalar = Numeric.FromDouble<T>(operand.Scalar);
-                return scalar;
-            }
-            ref TensorRecord r = ref c.Records[operand.Slot];
-            if (r.DType != dtype || !r.IsContiguous || (r.NumEl != n && r.NumEl != 1)) return null;
-            isScalar = r.NumEl == 1;
-            return c.Pointer<T>(operand.Slot);
-        }
-
-        private static int Expand(TensorContext c, Operand operand, int like, DType dtype)
-        {
-            ref TensorRecord r = ref c.Records[like];
-            int temp = c.NewTensor(dtype, r.Shape.AsSpan(r.Rank), zero: false, temporary: true);
-            Executor.Run<CopyOperator>(c, operand, default, default, temp);
-            return temp;
-        }
+        private static DType DTypeOf<T>() => typeof(T) == typeof(float) ? DType.Float32 : typeof(T) == typeof(double) ? DType.Float64 : DType.Int64;
     }
 }

@@ -49,7 +49,8 @@ internal static unsafe class Executor
         }
     }
 
-    private struct Prepared<T> where T : unmanaged
+    /// <summary>An operand ready for a row walk over the result's shape (see <see cref="Prepare"/>).</summary>
+    internal struct Prepared<T> where T : unmanaged
     {
         public T* Pointer;
         public Dims Strides;
@@ -103,9 +104,9 @@ internal static unsafe class Executor
     {
         ref TensorRecord o = ref c.Records[result];
         Prepared<T> px = default, py = default, pz = default;
-        Prepare(c, x, ref px, o);
-        Prepare(c, y, ref py, o);
-        Prepare(c, z, ref pz, o);
+        Prepare(c, x, ref px, o.DType, o.Shape, o.Rank);
+        Prepare(c, y, ref py, o.DType, o.Shape, o.Rank);
+        Prepare(c, z, ref pz, o.DType, o.Shape, o.Rank);
         // Scalars live in the Prepared structs on this stack frame: point at them only now.
         if (x.IsScalar) px.Pointer = &px.Value;
         if (y.IsScalar) py.Pointer = &py.Value;
@@ -133,7 +134,15 @@ internal static unsafe class Executor
         }
     }
 
-    private static void Prepare<T>(TensorContext c, Operand operand, ref Prepared<T> p, in TensorRecord result) where T : unmanaged, INumber<T>
+    /// <summary>
+    /// Readies an operand to be read at <paramref name="shape"/> in <paramref name="dtype"/>: a scalar or
+    /// one-element tensor becomes one broadcast value, a contiguous tensor of that shape streams flat,
+    /// anything else gets broadcast strides (a contiguous copy first when its last dimension is neither
+    /// contiguous nor broadcast, a cast copy when its dtype differs). The caller points a scalar's
+    /// <see cref="Prepared{T}.Pointer"/> at its <see cref="Prepared{T}.Value"/> and releases
+    /// <see cref="Prepared{T}.Temporary"/>.
+    /// </summary>
+    internal static void Prepare<T>(TensorContext c, Operand operand, ref Prepared<T> p, DType dtype, in Dims shape, int rank) where T : unmanaged, INumber<T>
     {
         p.Temporary = -1;
         if (operand.IsScalar)
@@ -143,10 +152,10 @@ internal static unsafe class Executor
             return; // strides stay 0; the caller points at Value
         }
         int slot = operand.Slot;
-        if (c.Records[slot].DType != result.DType)
+        if (c.Records[slot].DType != dtype)
         {
             // Mixed dtypes (float32 with float64, an int64 gradient): compute in the result's dtype.
-            p.Temporary = StridedCopy.CastToTemporary(c, slot, result.DType);
+            p.Temporary = StridedCopy.CastToTemporary(c, slot, dtype);
             slot = p.Temporary;
         }
         ref TensorRecord r = ref c.Records[slot];
@@ -156,25 +165,25 @@ internal static unsafe class Executor
             p.Flat = p.Broadcast = true;
             return;
         }
-        if (r.IsContiguous && Broadcasting.SameShape(r, result))
+        if (r.IsContiguous && Broadcasting.SameShape(r, shape.AsSpan(rank)))
         {
             p.Pointer = c.Pointer<T>(slot);
             p.Strides = r.Strides;
             p.Flat = true;
             return;
         }
-        p.Strides = Broadcasting.ExpandedStrides(r, result.Shape, result.Rank);
-        int innerStride = p.Strides[result.Rank - 1];
+        p.Strides = Broadcasting.ExpandedStrides(r, shape, rank);
+        int innerStride = p.Strides[rank - 1];
         if (innerStride is not 0 and not 1)
         {
             p.Temporary = StridedCopy.ContiguousOrSelf(c, slot); // never a cast temporary: those are contiguous
             slot = p.Temporary;
-            p.Strides = Broadcasting.ExpandedStrides(c.Records[slot], result.Shape, result.Rank);
+            p.Strides = Broadcasting.ExpandedStrides(c.Records[slot], shape, rank);
         }
         p.Pointer = c.Pointer<T>(slot);
     }
 
-    private static int Kinds(bool x, bool y, bool z) => (x ? 1 : 0) | (y ? 2 : 0) | (z ? 4 : 0);
+    internal static int Kinds(bool x, bool y, bool z) => (x ? 1 : 0) | (y ? 2 : 0) | (z ? 4 : 0);
 
     /// <summary>One contiguous run; bit k of <paramref name="kinds"/> says operand k is one broadcast value.</summary>
     /// <summary>Large runs are cut into fixed chunks spread over the worker pool (elementwise: any split gives the same bits).</summary>

@@ -1,3 +1,4 @@
+using AutogradFast.Graph;
 using AutogradFast.Ops;
 using AutogradFast.Simd;
 using AutogradFast.Storage;
@@ -16,29 +17,21 @@ namespace AutogradFast
 
         /// <summary><c>x.add_(other, alpha=alpha)</c>: x += alpha * other (other broadcasts); returns this tensor.</summary>
         public Tensor Add_(Tensor other, double alpha = 1) // other * alpha + this
-            => InPlace.Update<MultiplyAddOperator>(this, other, Operand.Of(other.Slot), Operand.Of(alpha), Operand.Of(Slot));
+            => InPlace.Update<MultiplyAddOperator>(this, other, "Add_()", Operand.Of(other.Slot), Operand.Of(alpha), Operand.Of(Slot));
 
         /// <summary><c>x.sub_(other)</c>; returns this tensor.</summary>
         public Tensor Sub_(Tensor other) // other * -1 + this
-            => InPlace.Update<MultiplyAddOperator>(this, other, Operand.Of(other.Slot), Operand.Of(-1.0), Operand.Of(Slot));
+            => InPlace.Update<MultiplyAddOperator>(this, other, "Sub_()", Operand.Of(other.Slot), Operand.Of(-1.0), Operand.Of(Slot));
 
         /// <summary><c>x.mul_(value)</c>; returns this tensor.</summary>
         public Tensor Mul_(double value) // value * this
-            => InPlace.Update<MultiplyOperator>(this, null, Operand.Of(value), Operand.Of(Slot), default);
+            => InPlace.Update<MultiplyOperator>(this, null, "Mul_()", Operand.Of(value), Operand.Of(Slot), default);
 
-        /// <summary><c>x.copy_(src)</c> (src broadcasts and is converted to this dtype); returns this tensor.</summary>
-        public Tensor Copy_(Tensor source)
-        {
-            TensorContext c = OpSupport.ContextOf(this, source);
-            InPlace.CheckWritable(c, Slot, source.Slot);
-            c.BeforeWrite(Slot);
-            InPlace.CopyInto(c, Slot, source.Slot);
-            c.BumpVersion(Slot);
-            return this;
-        }
-
-        /// <summary>A contiguous tensor with the same values (this one if it already is); gradients flow through.</summary>
-        public Tensor Contiguous() => Record.IsContiguous ? this : this + 0L;
+        /// <summary>
+        /// <c>x.copy_(src)</c> (src broadcasts and is converted to this dtype); returns this tensor.
+        /// When src requires grad (or x has history) it records CopyBackwards: x's new value is src's.
+        /// </summary>
+        public Tensor Copy_(Tensor source) => InPlace.Copy(this, source);
     }
 }
 
@@ -49,11 +42,30 @@ namespace AutogradFast.Ops
         /// <summary>PyTorch's rules for in-place writes while autograd records.</summary>
         public static void CheckWritable(TensorContext c, int target, int source)
         {
-            if (!c.GradEnabled) return;
             ref TensorRecord r = ref c.Records[target];
+            if (!c.GradEnabled) return;
             bool requiresGrad = (r.Flags & TensorFlags.RequiresGrad) != 0;
             if (requiresGrad && r.Node < 0 && (r.Flags & TensorFlags.IsView) == 0) ThrowHelper.LeafInPlace();
             if ((r.Flags & TensorFlags.ViewOfGradLeaf) != 0) ThrowHelper.LeafViewInPlace();
+        }
+
+        /// <summary>
+        /// Writes that read what they overwrite (copy_, add_, mul_, index assignment) are refused into an
+        /// expanded view, as in PyTorch: elements sharing a location would race. fill_ and zero_ are fine.
+        /// </summary>
+        public static void CheckNoInternalOverlap(TensorContext c, int target, string call)
+        {
+            if (HasInternalOverlap(c.Records[target])) ThrowHelper.InternalOverlap(call);
+        }
+
+        /// <summary>An expanded view: some dimension repeats one memory location, so an in-place write would race with itself.</summary>
+        public static bool HasInternalOverlap(in TensorRecord r) => HasInternalOverlap(r.Strides, r.Shape, r.Rank);
+
+        public static bool HasInternalOverlap(in Dims strides, in Dims shape, int rank)
+        {
+            for (int i = 0; i < rank; i++)
+                if (strides[i] == 0 && shape[i] > 1) return true;
+            return false;
         }
 
         /// <summary>In-place arithmetic that autograd would have to record is refused (only index assignment records, as CopySlices).</summary>
@@ -66,6 +78,37 @@ namespace AutogradFast.Ops
                 throw new NotSupportedException(
                     "In-place arithmetic on tensors that require grad is not recorded by autograd; use the out-of-place op " +
                     "(x = x + y), index assignment, or do the update under Autograd.NoGrad().");
+        }
+
+        // copy_: grad_self = zeros_like(grad) (its old value is overwritten); grad_src = grad (summed back to src's shape, in its dtype)
+        public static Tensor Copy(Tensor t, Tensor source)
+        {
+            TensorContext c = OpSupport.ContextOf(t, source);
+            CheckWritable(c, t.Slot, source.Slot);
+            CheckNoInternalOverlap(c, t.Slot, "Copy_()");
+            // An integer or bool target takes the values without a graph, as in PyTorch.
+            bool record = c.Records[t.Slot].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, t.Slot, source.Slot);
+            if (record)
+            {
+                if ((c.Records[t.Slot].Flags & TensorFlags.IsView) != 0) ThrowHelper.RecordedCopyIntoView();
+                if (!c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope("Copy_()");
+            }
+            c.BeforeWrite(t.Slot);
+            CopyInto(c, t.Slot, source.Slot);
+            c.BumpVersion(t.Slot);
+            if (record) Recorder.Record(c, OpKind.Copy, t.Slot, t.Slot, source.Slot);
+            return t;
+        }
+
+        public static void CopyBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
+        {
+            g0 = -1;
+            if (n.Edge0 != Node.NoEdge)
+            {
+                ref TensorRecord r = ref c.Records[g];
+                g0 = c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: true, temporary: true);
+            }
+            g1 = n.Edge1 != Node.NoEdge ? g : -1;
         }
 
         public static Tensor Fill(Tensor t, double value)
@@ -92,15 +135,34 @@ namespace AutogradFast.Ops
         }
 
         /// <summary>t = op(x, y, z), where the operands may read t itself and <paramref name="source"/> (validated here).</summary>
-        public static Tensor Update<TOp>(Tensor t, Tensor? source, Operand x, Operand y, Operand z) where TOp : struct, IElementwiseOperator
+        public static Tensor Update<TOp>(Tensor t, Tensor? source, string call, Operand x, Operand y, Operand z) where TOp : struct, IElementwiseOperator
         {
             TensorContext c = source is { } other ? OpSupport.ContextOf(t, other) : t.Ctx;
             int sourceSlot = source?.Slot ?? -1;
             CheckWritable(c, t.Slot, sourceSlot);
+            CheckNoInternalOverlap(c, t.Slot, call);
             CheckNotRecorded(c, t.Slot, sourceSlot);
             if (sourceSlot >= 0) CheckBroadcastsInto(c, sourceSlot, t.Slot);
             c.BeforeWrite(t.Slot);
-            if (c.Records[t.Slot].IsContiguous) Executor.Run<TOp>(c, x, y, z, t.Slot);
+            if (c.Records[t.Slot].IsContiguous)
+            {
+                // Written in place while read: a source sharing the memory in another arrangement is read from a copy.
+                int separated = sourceSlot >= 0 ? SeparateFrom(c, sourceSlot, t.Slot) : -1;
+                if (separated != sourceSlot)
+                {
+                    x = Substitute(x, sourceSlot, separated);
+                    y = Substitute(y, sourceSlot, separated);
+                    z = Substitute(z, sourceSlot, separated);
+                }
+                try
+                {
+                    Executor.Run<TOp>(c, x, y, z, t.Slot);
+                }
+                finally
+                {
+                    if (separated != sourceSlot) c.ReleaseTemporary(separated);
+                }
+            }
             else
             {
                 int temp = StridedCopy.ContiguousOrSelf(c, t.Slot);
@@ -112,43 +174,49 @@ namespace AutogradFast.Ops
             return t;
         }
 
+        private static Operand Substitute(Operand operand, int slot, int replacement)
+            => !operand.IsScalar && operand.Slot == slot ? Operand.Of(replacement) : operand;
+
         private static void CheckBroadcastsInto(TensorContext c, int source, int target)
         {
             ref TensorRecord s = ref c.Records[source];
             ref TensorRecord t = ref c.Records[target];
             int rank = Broadcasting.BroadcastShape(s, t, out Dims shape);
             if (!Broadcasting.SameShape(t, shape.AsSpan(rank)))
-                throw new ArgumentException($"output with shape {Dims.Format(t.Shape.AsSpan(t.Rank))} doesn't match the broadcast shape {Dims.Format(shape.AsSpan(rank))}");
+                ThrowHelper.OutputShapeMismatch(new Size(t.Shape, t.Rank), new Size(shape, rank));
         }
 
-        /// <summary>target[...] = source, broadcasting source and converting its dtype; target may be strided.</summary>
+        /// <summary>
+        /// target[...] = source, broadcasting source and converting its dtype; either may be strided. A
+        /// source overlapping the target's memory in another arrangement (<c>t.Copy_(t.T())</c>) is read
+        /// from a copy first, so every element gets the value it had before the write.
+        /// </summary>
         public static void CopyInto(TensorContext c, int target, int source)
         {
             CheckBroadcastsInto(c, source, target);
-            if (c.Records[target].IsContiguous)
-            {
-                Executor.Run<CopyOperator>(c, Operand.Of(source), default, default, target);
-                return;
-            }
             ref TensorRecord t = ref c.Records[target];
-            int temp = c.NewTensor(t.DType, t.Shape.AsSpan(t.Rank), zero: false, temporary: true);
-            Executor.Run<CopyOperator>(c, Operand.Of(source), default, default, temp);
-            CopyFrom(c, target, temp);
-            c.ReleaseTemporary(temp);
+            int from = c.Records[source].DType != t.DType ? StridedCopy.CastToTemporary(c, source, t.DType) : SeparateFrom(c, source, target);
+            Dims strides = Broadcasting.ExpandedStrides(c.Records[from], t.Shape, t.Rank);
+            StridedCopy.CopyRegion(c, from, strides, 0, target, t.Strides, 0, t.Shape, t.Rank);
+            if (from != source) c.ReleaseTemporary(from);
+        }
+
+        /// <summary><paramref name="source"/>, or a contiguous copy of it when it shares memory with <paramref name="target"/> in another arrangement.</summary>
+        public static int SeparateFrom(TensorContext c, int source, int target)
+        {
+            ref TensorRecord s = ref c.Records[source];
+            ref TensorRecord t = ref c.Records[target];
+            if (source == target || s.Storage != t.Storage || s.IsPending) return source;
+            bool sameArrangement = s.Offset == t.Offset && s.Rank == t.Rank && Broadcasting.SameShape(s, t);
+            for (int i = 0; sameArrangement && i < s.Rank; i++) sameArrangement = s.Strides[i] == t.Strides[i];
+            return sameArrangement ? source : StridedCopy.Clone(c, source, temporary: true);
         }
 
         /// <summary>Copies a contiguous <paramref name="source"/> of the same shape and dtype into a strided <paramref name="target"/>.</summary>
-        public static unsafe void CopyFrom(TensorContext c, int target, int source)
+        public static void CopyFrom(TensorContext c, int target, int source)
         {
             ref TensorRecord t = ref c.Records[target];
-            Dims contiguous = Dims.ContiguousStrides(t.Shape.AsSpan(t.Rank));
-            switch (t.DType)
-            {
-                case DType.Float32: StridedCopy.Copy(c.Pointer<float>(source), contiguous, c.Pointer<float>(target), t.Strides, t.Shape, t.Rank); break;
-                case DType.Float64: StridedCopy.Copy(c.Pointer<double>(source), contiguous, c.Pointer<double>(target), t.Strides, t.Shape, t.Rank); break;
-                case DType.Int64: StridedCopy.Copy(c.Pointer<long>(source), contiguous, c.Pointer<long>(target), t.Strides, t.Shape, t.Rank); break;
-                default: StridedCopy.Copy(c.Pointer<bool>(source), contiguous, c.Pointer<bool>(target), t.Strides, t.Shape, t.Rank); break;
-            }
+            StridedCopy.CopyRegion(c, source, Dims.ContiguousStrides(t.Shape.AsSpan(t.Rank)), 0, target, t.Strides, 0, t.Shape, t.Rank);
         }
     }
 }

@@ -65,6 +65,20 @@ internal static class OpSupport
         return copy;
     }
 
+    /// <summary>
+    /// The slot to hold as a <c>.Grad</c> for user tensor <paramref name="slot"/>: itself (a .Grad
+    /// aliases the assigned tensor, as in PyTorch), or a copy the holders own when it could not
+    /// outlive its scope: a view of tiny data, whose elements live in its base's record.
+    /// </summary>
+    public static int HoldableAsGrad(TensorContext c, int slot)
+    {
+        ref TensorRecord r = ref c.Records[slot];
+        if (!r.IsInline || r.InlineOwner == slot) return slot;
+        int copy = CopyOf(c, slot);
+        c.Records[copy].ScopeDepth = TensorRecord.OwnedByLeaves;
+        return copy;
+    }
+
     /// <summary>Replaces an engine temporary (a broadcast or strided gradient) by a dense copy, releasing it.</summary>
     public static int WriteOut(TensorContext c, int grad)
     {

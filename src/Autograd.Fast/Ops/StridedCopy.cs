@@ -38,20 +38,37 @@ internal static unsafe class StridedCopy
         }
     }
 
-    /// <summary>The slot itself when contiguous, otherwise a contiguous engine temporary (caller releases).</summary>
-    public static int ContiguousOrSelf(TensorContext c, int slot)
+    /// <summary>
+    /// Copies elements between two slots of the same dtype, each seen through its own strides and an
+    /// extra element offset, over <paramref name="shape"/>: the one strided copy of every dtype
+    /// (a stride-0 source broadcasts).
+    /// </summary>
+    public static void CopyRegion(TensorContext c, int src, in Dims srcStrides, int srcOffset, int dst, in Dims dstStrides, int dstOffset, in Dims shape, int rank)
     {
-        if (c.Records[slot].IsContiguous) return slot;
+        switch (c.Records[dst].DType.ElementSize())
+        {
+            case 1: Copy((byte*)c.BytePointer(src) + srcOffset, srcStrides, (byte*)c.BytePointer(dst) + dstOffset, dstStrides, shape, rank); break;
+            case 4: Copy((int*)c.BytePointer(src) + srcOffset, srcStrides, (int*)c.BytePointer(dst) + dstOffset, dstStrides, shape, rank); break;
+            default: Copy((long*)c.BytePointer(src) + srcOffset, srcStrides, (long*)c.BytePointer(dst) + dstOffset, dstStrides, shape, rank); break;
+        }
+    }
+
+    /// <summary>The slot itself when contiguous, otherwise a contiguous engine temporary (caller releases).</summary>
+    public static int ContiguousOrSelf(TensorContext c, int slot) => c.Records[slot].IsContiguous ? slot : Clone(c, slot, temporary: true);
+
+    /// <summary>A new contiguous tensor (an engine temporary, or in the current scope) with the slot's elements, bit for bit.</summary>
+    public static int Clone(TensorContext c, int slot, bool temporary)
+    {
         ref TensorRecord r = ref c.Records[slot];
-        int temp = c.NewTensor(r.DType, new Size(r.Shape, r.Rank).AsSpan(), zero: false, temporary: true);
+        int copy = c.NewTensor(r.DType, new Size(r.Shape, r.Rank).AsSpan(), zero: false, temporary);
         switch (r.DType)
         {
-            case DType.Float32: ToContiguous(c, slot, c.Pointer<float>(temp)); break;
-            case DType.Float64: ToContiguous(c, slot, c.Pointer<double>(temp)); break;
-            case DType.Int64: ToContiguous(c, slot, c.Pointer<long>(temp)); break;
-            default: ToContiguous(c, slot, c.Pointer<bool>(temp)); break;
+            case DType.Float32: ToContiguous(c, slot, c.Pointer<float>(copy)); break;
+            case DType.Float64: ToContiguous(c, slot, c.Pointer<double>(copy)); break;
+            case DType.Int64: ToContiguous(c, slot, c.Pointer<long>(copy)); break;
+            default: ToContiguous(c, slot, c.Pointer<bool>(copy)); break;
         }
-        return temp;
+        return copy;
     }
 
     /// <summary>A contiguous temporary holding the slot's values converted to <paramref name="dtype"/>.</summary>

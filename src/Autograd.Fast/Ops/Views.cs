@@ -55,6 +55,15 @@ namespace AutogradFast
         /// <summary><c>x.unsqueeze(dim)</c></summary>
         public Tensor Unsqueeze(int dim) => Views.Unsqueeze(this, dim);
 
+        /// <summary>
+        /// <c>x.expand(*sizes)</c>: a view repeating size-1 dimensions (stride 0, no copy); new dimensions
+        /// may be added in front, -1 keeps a size. In-place writes into it are refused, as in PyTorch.
+        /// </summary>
+        public Tensor Expand(params ReadOnlySpan<int> sizes) => Views.Expand(this, sizes);
+
+        /// <summary><c>x.expand_as(other)</c></summary>
+        public Tensor ExpandAs(Tensor other) => Views.Expand(this, other.Shape.AsSpan());
+
         /// <summary><c>x.select(dim, index)</c></summary>
         public Tensor Select(int dim, int index)
         {
@@ -146,9 +155,19 @@ namespace AutogradFast.Ops
         // slice: grad_a = zeros(a.shape) with grad written at [start:end:step]
         public static Tensor Slice(Tensor a, int dim, Range range)
         {
-            int size = a.Size(dim);
-            var (start, length) = range.GetOffsetAndLength(size);
-            return Slice(a, dim, start, start + length, 1);
+            var (start, end) = Bounds(range, a.Size(dim));
+            return Slice(a, dim, start, end, 1);
+        }
+
+        /// <summary>
+        /// A C# range as Python slice bounds, clamped as Python clamps them: <c>x[1..10]</c> of 3
+        /// elements is <c>x[1:3]</c>, <c>x[5..]</c> is empty, <c>x[^10..]</c> is all of it.
+        /// </summary>
+        public static (int Start, int End) Bounds(Range range, int size)
+        {
+            int start = Math.Clamp(range.Start.IsFromEnd ? size - range.Start.Value : range.Start.Value, 0, size);
+            int end = Math.Clamp(range.End.IsFromEnd ? size - range.End.Value : range.End.Value, start, size);
+            return (start, end);
         }
 
         public static Tensor Slice(Tensor a, int dim, int start, int end, int step)
@@ -159,8 +178,8 @@ namespace AutogradFast.Ops
 
         public static ViewGeometry SliceGeometry(Tensor a, int dim, Range range)
         {
-            var (start, length) = range.GetOffsetAndLength(a.Size(dim));
-            return SliceGeometry(a, dim, start, start + length, 1, out _);
+            var (start, end) = Bounds(range, a.Size(dim));
+            return SliceGeometry(a, dim, start, end, 1, out _);
         }
 
         public static ViewGeometry SliceGeometry(Tensor a, int dim, int start, int end, int step, out int first)
@@ -234,6 +253,36 @@ namespace AutogradFast.Ops
             return MakeView(a, g, OpKind.Unsqueeze, dim, 0);
         }
 
+        // expand: grad_a = grad summed back to a's shape (the engine's un-broadcasting)
+        public static Tensor Expand(Tensor a, ReadOnlySpan<int> sizes)
+        {
+            ref TensorRecord r = ref a.Record;
+            if (sizes.Length < r.Rank) ThrowHelper.ExpandTooFewSizes(r.DType, a.Shape, sizes);
+            if (sizes.Length > Dims.MaxRank) ThrowHelper.RankTooLarge(sizes.Length);
+            ViewGeometry g = default;
+            g.Rank = sizes.Length;
+            g.Offset = r.Offset;
+            int lead = sizes.Length - r.Rank;
+            for (int i = 0; i < sizes.Length; i++)
+            {
+                int size = sizes[i];
+                if (i < lead)
+                {
+                    if (size < 0) ThrowHelper.ExpandNewDimension(size, i);
+                    g.Shape[i] = size;
+                    g.Strides[i] = 0;
+                    continue;
+                }
+                int existing = r.Shape[i - lead];
+                if (size == -1) size = existing;
+                if (size != existing && existing != 1) ThrowHelper.ExpandSize(size, existing, i, sizes, a.Shape);
+                if (size < 0) ThrowHelper.NegativeDimension(size);
+                g.Shape[i] = size;
+                g.Strides[i] = size == existing ? r.Strides[i - lead] : 0;
+            }
+            return MakeView(a, g, OpKind.Expand, 0, 0);
+        }
+
         /// <summary>Removes a size-1 dimension (used by matmul for 1-D @ 2-D).</summary>
         public static Tensor Squeeze(Tensor a, int dim)
         {
@@ -280,6 +329,8 @@ namespace AutogradFast.Ops
                     c.ReleaseTemporary(swapped);
                     return result;
                 }
+                case OpKind.Expand:
+                    return g; // the engine sums it back to the input's shape
                 case OpKind.Unsqueeze:
                 case OpKind.Squeeze:
                 {
@@ -303,56 +354,46 @@ namespace AutogradFast.Ops
                     ViewGeometry where = n.Kind == OpKind.Select
                         ? Select(full, n.Arg0, n.Arg1)
                         : Slice(full, n.Arg0, n.Arg1, output.Shape[n.Arg0], (int)n.Scalar);
-                    CopyRegion(c, g, c.Records[g].Strides, 0, result, where.Strides, where.Offset, where.Shape, where.Rank);
+                    StridedCopy.CopyRegion(c, g, c.Records[g].Strides, 0, result, where.Strides, where.Offset, where.Shape, where.Rank);
                     return result;
                 }
             }
         }
 
         /// <summary>
-        /// A view's place in its contiguous base, re-expressed for the gradient's buffer (same shape,
-        /// contiguous): the offset and strides relative to the base's. Valid because CopySlices
-        /// requires a contiguous base, whose strides decrease.
+        /// A view's place in its base, re-expressed for the base's gradient buffer (same shape as the
+        /// base, contiguous): offset and strides relative to the base's. The base may itself be strided
+        /// or transposed: its memory steps are taken largest first, which decomposes any position of a
+        /// base without overlap (select, slice and transpose views never overlap).
         /// </summary>
         private static ViewGeometry RelativeGeometry(in TensorRecord input, in TensorRecord view, in Dims contiguousStrides)
         {
+            Span<int> order = stackalloc int[Dims.MaxRank];
+            int dims = 0;
+            for (int d = 0; d < input.Rank; d++)
+                if (input.Strides[d] != 0 && input.Shape[d] != 1) order[dims++] = d;
+            order = order[..dims];
+            for (int i = 1; i < dims; i++) // largest memory step first (insertion sort: at most 8)
+                for (int j = i; j > 0 && input.Strides[order[j]] > input.Strides[order[j - 1]]; j--) (order[j], order[j - 1]) = (order[j - 1], order[j]);
             ViewGeometry g = default;
             g.Rank = view.Rank;
             g.Shape = view.Shape;
-            int remaining = view.Offset - input.Offset;
-            g.Offset = 0;
-            for (int d = 0; d < input.Rank; d++)
-            {
-                if (input.Strides[d] == 0 || input.Shape[d] == 1) continue;
-                int steps = remaining / input.Strides[d];
-                remaining -= steps * input.Strides[d];
-                g.Offset += steps * contiguousStrides[d];
-            }
-            for (int i = 0; i < view.Rank; i++)
-            {
-                int s = view.Strides[i];
-                int mapped = 0;
-                for (int d = 0; d < input.Rank && s != 0; d++)
-                {
-                    if (input.Strides[d] == 0 || input.Shape[d] == 1) continue;
-                    int steps = s / input.Strides[d];
-                    s -= steps * input.Strides[d];
-                    mapped += steps * contiguousStrides[d];
-                }
-                g.Strides[i] = mapped;
-            }
+            g.Offset = Decompose(view.Offset - input.Offset, input, order, contiguousStrides);
+            for (int i = 0; i < view.Rank; i++) g.Strides[i] = Decompose(view.Strides[i], input, order, contiguousStrides);
             return g;
         }
 
-        private static unsafe void CopyRegion(TensorContext c, int src, in Dims srcStrides, int srcOffset, int dst, in Dims dstStrides, int dstOffset, in Dims shape, int rank)
+        /// <summary>A distance in the base's memory as the same distance in its contiguous gradient.</summary>
+        private static int Decompose(int distance, in TensorRecord input, ReadOnlySpan<int> order, in Dims contiguousStrides)
         {
-            switch (c.Records[dst].DType)
+            int mapped = 0;
+            foreach (int d in order)
             {
-                case DType.Float32: StridedCopy.Copy(c.Pointer<float>(src) + srcOffset, srcStrides, c.Pointer<float>(dst) + dstOffset, dstStrides, shape, rank); break;
-                case DType.Float64: StridedCopy.Copy(c.Pointer<double>(src) + srcOffset, srcStrides, c.Pointer<double>(dst) + dstOffset, dstStrides, shape, rank); break;
-                case DType.Int64: StridedCopy.Copy(c.Pointer<long>(src) + srcOffset, srcStrides, c.Pointer<long>(dst) + dstOffset, dstStrides, shape, rank); break;
-                default: StridedCopy.Copy(c.Pointer<bool>(src) + srcOffset, srcStrides, c.Pointer<bool>(dst) + dstOffset, dstStrides, shape, rank); break;
+                int steps = distance / input.Strides[d];
+                distance -= steps * input.Strides[d];
+                mapped += steps * contiguousStrides[d];
             }
+            return mapped;
         }
 
         // ---- index assignment: y[i] = v records CopySlices ----
@@ -366,28 +407,70 @@ namespace AutogradFast.Ops
             ref TensorRecord b = ref c.Records[baseSlot];
             if (c.GradEnabled && (b.Flags & TensorFlags.RequiresGrad) != 0 && b.Node < 0) ThrowHelper.LeafViewInPlace();
             InPlace.CheckWritable(c, baseSlot, value.Slot);
-            c.BeforeWrite(baseSlot);
-            int view = c.NewView(baseSlot, where.Shape.AsSpan(where.Rank), where.Strides, where.Offset);
-            ref TensorRecord rv = ref c.Records[view];
-            ref TensorRecord src = ref c.Records[value.Slot];
-            if (!Broadcasting.SameShape(src, rv.Shape.AsSpan(rv.Rank)))
+            if (InPlace.HasInternalOverlap(where.Strides, where.Shape, where.Rank)) ThrowHelper.InternalOverlap("index assignment");
+            bool record = c.Records[baseSlot].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, baseSlot, value.Slot); // integer targets: no graph
+            if (record)
             {
-                Broadcasting.BroadcastShape(src, rv, out Dims shape);
-                if (!Broadcasting.SameShape(rv, shape.AsSpan(rv.Rank)) || src.Rank > rv.Rank)
-                    ThrowHelper.AssignShapeMismatch(new Size(src.Shape, src.Rank), new Size(rv.Shape, rv.Rank));
+                if (!c.NodeOutlivesTensorScope(baseSlot)) ThrowHelper.InPlaceOnOuterScope("Index assignment");
+                // Where the gradient of an expanded base's region lies is ambiguous (its rows share memory); PyTorch's answer is undefined too.
+                if (InPlace.HasInternalOverlap(c.Records[baseSlot])) ThrowHelper.RecordedAssignIntoOverlappingBase();
             }
-            InPlace.CopyInto(c, view, value.Slot);
+            c.BeforeWrite(baseSlot);
+            // A real view (never an engine temporary: of a tiny base that would be a copy), released unless the node keeps it.
+            int view = c.NewView(baseSlot, where.Shape.AsSpan(where.Rank), where.Strides, where.Offset);
+            int source = WithoutLeadingOnes(c, value.Slot); // as PyTorch: t[1] = zeros(1, 1) fills a row of 3
+            try
+            {
+                ref TensorRecord rv = ref c.Records[view];
+                ref TensorRecord src = ref c.Records[source];
+                if (!Broadcasting.SameShape(src, rv.Shape.AsSpan(rv.Rank)))
+                {
+                    bool fits = src.Rank <= rv.Rank;
+                    if (fits)
+                    {
+                        for (int i = 0, lead = rv.Rank - src.Rank; i < src.Rank; i++)
+                            fits &= src.Shape[i] == 1 || src.Shape[i] == rv.Shape[lead + i];
+                    }
+                    if (!fits) ThrowHelper.AssignShapeMismatch(value.Shape, new Size(rv.Shape, rv.Rank));
+                }
+                InPlace.CopyInto(c, view, source);
+            }
+            catch
+            {
+                c.ReleaseSlot(view, TensorRecord.EngineTemporary);
+                throw;
+            }
+            finally
+            {
+                if (source != value.Slot) c.ReleaseTemporary(source);
+            }
             c.BumpVersion(baseSlot);
-            bool record = c.GradEnabled && ((c.Records[baseSlot].Flags | c.Records[value.Slot].Flags) & TensorFlags.RequiresGrad) != 0;
-            if (!record) return;
-            if (!c.Records[baseSlot].IsContiguous)
-                throw new NotSupportedException("Index assignment that autograd must record needs a contiguous target; call .Contiguous() first.");
-            if (!c.NodeOutlivesTensorScope(baseSlot)) ThrowHelper.InPlaceOnOuterScope("Index assignment");
+            if (!record)
+            {
+                c.ReleaseSlot(view, TensorRecord.EngineTemporary);
+                return;
+            }
             ref Node n = ref Recorder.Record(c, OpKind.CopySlices, baseSlot, baseSlot, value.Slot);
             n.Arg0 = view;
             // PyTorch's CopySlices releases the function it wraps after a backward: a second walk without
             // retainGraph fails there, as through any node that saved values.
             n.Flags |= NodeFlags.SavesValues;
+        }
+
+        /// <summary>The tensor seen without its leading size-1 dimensions (an engine temporary view), or itself when it has none.</summary>
+        private static int WithoutLeadingOnes(TensorContext c, int slot)
+        {
+            ref TensorRecord r = ref c.Records[slot];
+            int lead = 0;
+            while (lead < r.Rank && r.Shape[lead] == 1) lead++;
+            if (lead == 0) return slot;
+            Dims shape = default, strides = default;
+            for (int i = lead; i < r.Rank; i++)
+            {
+                shape[i - lead] = r.Shape[i];
+                strides[i - lead] = r.Strides[i];
+            }
+            return c.NewView(slot, shape.AsSpan(r.Rank - lead), strides, r.Offset, temporary: true);
         }
 
         public static void CopySlicesBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
@@ -403,13 +486,13 @@ namespace AutogradFast.Ops
             if (n.Edge1 != Node.NoEdge)
             {
                 g1 = c.NewTensor(c.Records[g].DType, where.Shape.AsSpan(where.Rank), zero: false, temporary: true);
-                CopyRegion(c, g, where.Strides, where.Offset, g1, Dims.ContiguousStrides(where.Shape.AsSpan(where.Rank)), 0, where.Shape, where.Rank);
+                StridedCopy.CopyRegion(c, g, where.Strides, where.Offset, g1, Dims.ContiguousStrides(where.Shape.AsSpan(where.Rank)), 0, where.Shape, where.Rank);
             }
             if (n.Edge0 != Node.NoEdge)
             {
                 g0 = g;
                 int zero = c.NewTensor(c.Records[g].DType, [], zero: true, temporary: true);
-                CopyRegion(c, zero, default, 0, g0, where.Strides, where.Offset, where.Shape, where.Rank);
+                StridedCopy.CopyRegion(c, zero, default, 0, g0, where.Strides, where.Offset, where.Shape, where.Rank);
                 c.ReleaseTemporary(zero);
             }
             else if (g != incoming) c.ReleaseTemporary(g); // the dense copy was only read

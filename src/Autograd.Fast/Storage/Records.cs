@@ -29,7 +29,8 @@ internal struct TensorRecord
     public Dims Strides;
     public int Node;             // producing node, -1 for leaves and for tensors without history
     public int GradSlot;         // leaf's .Grad, -1 until the first backward reaches it
-    public int ScopeDepth;       // owning scope frame; -1 for engine temporaries
+    public int GradHolders;      // how many tensors have this one as their .Grad (it outlives its scope while > 0)
+    public int ScopeDepth;       // owning scope frame; EngineTemporary, or OwnedByLeaves (a .Grad alone keeps it)
     public int ReleasedByScope;  // id of the scope whose end released this slot (diagnostics for stale handles)
     public int InlineVersion;    // version counter of inline data (pooled storages keep theirs in StorageRecord)
     public long Inline0, Inline1; // data of tiny tensors (up to 16 bytes) lives here, not in the pool
@@ -39,6 +40,15 @@ internal struct TensorRecord
 
     /// <summary>Storage values at or below this encode a deferred expression: <c>PendingBase - expression</c>.</summary>
     public const int PendingBase = -(1 << 30) - 2;
+
+    /// <summary><see cref="ScopeDepth"/> of an engine temporary: whoever made it releases it.</summary>
+    public const int EngineTemporary = -1;
+
+    /// <summary><see cref="ScopeDepth"/> of a tensor that lives only as some leaves' <c>.Grad</c>: released when the last lets go.</summary>
+    public const int OwnedByLeaves = -2;
+
+    /// <summary><see cref="ReleasedByScope"/> of a .Grad released because no tensor holds it any more.</summary>
+    public const int ReleasedAsGrad = -2;
 
     /// <summary>Storage of a released slot.</summary>
     public const int Released = int.MinValue;

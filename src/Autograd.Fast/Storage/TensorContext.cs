@@ -129,6 +129,16 @@ internal sealed unsafe class TensorContext
         return slot;
     }
 
+    /// <summary>Gives a contiguous tensor another shape of the same element count (its strides follow).</summary>
+    public void ReshapeContiguous(int slot, ReadOnlySpan<int> shape)
+    {
+        ref TensorRecord r = ref Records[slot];
+        if (shape.Length > Dims.MaxRank) ThrowHelper.RankTooLarge(shape.Length);
+        r.Rank = (byte)shape.Length;
+        for (int i = 0; i < shape.Length; i++) r.Shape[i] = shape[i];
+        WriteContiguousStrides(ref r);
+    }
+
     private static void WriteContiguousStrides(ref TensorRecord r)
     {
         int stride = 1;
@@ -218,6 +228,7 @@ internal sealed unsafe class TensorContext
         for (int i = 0; i < shape.Length; i++) r.Shape[i] = shape[i];
         r.Node = -1;
         r.GradSlot = -1;
+        r.GradHolders = 0;
         r.ScopeDepth = scopeDepth;
         if (scopeDepth > 0) AddOwned(scopeDepth, slot);
         return slot;
@@ -230,12 +241,33 @@ internal sealed unsafe class TensorContext
         f.OwnedSlots[f.OwnedCount++] = slot;
     }
 
-    /// <summary>Hands an engine temporary to the scope that owns <paramref name="ownerSlot"/> (a leaf's new .Grad).</summary>
-    public void AdoptTemporary(int tempSlot, int ownerSlot)
+    // ---- .Grad: a tensor held by leaves lives as long as one of them still holds it ----
+
+    /// <summary>
+    /// Makes <paramref name="grad"/> (or nothing, for -1) the <c>.Grad</c> of <paramref name="slot"/>,
+    /// letting go of the previous one: a gradient that no scope owns is released when its last
+    /// holder lets go (<c>p.Grad = null</c> returns the buffer), and one whose scope ends while a
+    /// holder remains is handed to its holders instead of being released (<see cref="CloseScope"/>).
+    /// </summary>
+    public void SetGrad(int slot, int grad)
     {
-        int depth = Records[ownerSlot].ScopeDepth;
-        Records[tempSlot].ScopeDepth = depth;
-        if (depth > 0) AddOwned(depth, tempSlot);
+        int previous = Records[slot].GradSlot;
+        if (grad >= 0) Records[grad].GradHolders++;
+        Records[slot].GradSlot = grad;
+        if (previous >= 0) LetGoOfGrad(previous);
+    }
+
+    /// <summary>Makes engine temporary <paramref name="grad"/> the new .Grad of <paramref name="leaf"/>, owned by it alone.</summary>
+    public void AdoptAsGrad(int grad, int leaf)
+    {
+        Records[grad].ScopeDepth = TensorRecord.OwnedByLeaves;
+        SetGrad(leaf, grad);
+    }
+
+    private void LetGoOfGrad(int grad)
+    {
+        ref TensorRecord g = ref Records[grad];
+        if (--g.GradHolders == 0 && g.ScopeDepth == TensorRecord.OwnedByLeaves) ReleaseSlot(grad, TensorRecord.ReleasedAsGrad);
     }
 
     /// <summary>Hands an engine temporary to the scope enclosing the innermost one (<c>scope.Keep</c>).</summary>
@@ -249,6 +281,12 @@ internal sealed unsafe class TensorContext
     public void ReleaseSlot(int slot, int releasedByScope)
     {
         ref TensorRecord r = ref Records[slot];
+        if (r.GradSlot >= 0)
+        {
+            int grad = r.GradSlot;
+            r.GradSlot = -1;
+            LetGoOfGrad(grad);
+        }
         r.Generation++;
         r.Flags = TensorFlags.None;
         r.ReleasedByScope = releasedByScope;
@@ -282,7 +320,21 @@ internal sealed unsafe class TensorContext
         for (int i = 0; i < f.OwnedCount; i++)
         {
             int slot = f.OwnedSlots[i];
-            if ((Records[slot].Flags & TensorFlags.Live) != 0) ReleaseSlot(slot, id);
+            ref TensorRecord r = ref Records[slot];
+            if ((r.Flags & TensorFlags.Live) == 0 || r.ScopeDepth != _depth) continue; // released, or handed to another owner
+            if (r.GradHolders == 0)
+            {
+                ReleaseSlot(slot, id);
+                continue;
+            }
+            // Some tensor holds it as its .Grad: it takes that lifetime (released when the last holder lets go).
+            // Its history is recorded in this scope's part of the tape, which ends here.
+            r.ScopeDepth = TensorRecord.OwnedByLeaves;
+            if (r.Node >= f.NodeStart)
+            {
+                r.Node = -1;
+                r.Flags &= ~TensorFlags.RequiresGrad;
+            }
         }
         f.OwnedCount = 0;
         NodeCount = f.NodeStart;

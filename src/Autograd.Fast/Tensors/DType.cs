@@ -28,6 +28,15 @@ internal static class DTypeInfo
         _ => "torch.bool",
     };
 
+    /// <summary>The C# element type of a dtype, as written in <c>Item&lt;float&gt;()</c>.</summary>
+    public static string ElementTypeName(this DType dtype) => dtype switch
+    {
+        DType.Float32 => "float",
+        DType.Float64 => "double",
+        DType.Int64 => "long",
+        _ => "bool",
+    };
+
     /// <summary>The scalar-type name PyTorch uses in error messages (<c>Float</c>, <c>Long</c>).</summary>
     public static string ScalarTypeName(this DType dtype) => dtype switch
     {

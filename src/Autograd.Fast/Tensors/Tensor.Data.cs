@@ -26,7 +26,7 @@ public readonly partial struct Tensor
         TensorContext c = Ctx;
         ref TensorRecord r = ref c.Records[Slot];
         if (r.NumEl != 1) ThrowHelper.ItemOfMany(r.NumEl);
-        if (!Holds<T>(r.DType)) ThrowHelper.ToArrayType(r.DType, typeof(T));
+        if (!Holds<T>(r.DType)) ThrowHelper.ElementTypeMismatch(r.DType, $"Item<{typeof(T).Name}>()");
         return *c.Pointer<T>(Slot); // one element: its address is the tensor's, whatever the strides
     }
 
@@ -40,6 +40,7 @@ public readonly partial struct Tensor
     /// <summary>All elements in row-major order (<c>x.tolist()</c> flattened); T must match the dtype.</summary>
     public T[] ToArray<T>() where T : unmanaged
     {
+        if (!Holds<T>(DType)) ThrowHelper.ElementTypeMismatch(DType, $"ToArray<{typeof(T).Name}>()");
         var result = new T[NumEl()];
         CopyTo<T>(result);
         return result;
@@ -50,8 +51,9 @@ public readonly partial struct Tensor
     {
         TensorContext c = Ctx;
         ref TensorRecord r = ref c.Records[Slot];
-        if (!Holds<T>(r.DType)) ThrowHelper.ToArrayType(r.DType, typeof(T));
-        if (destination.Length < r.NumEl) throw new ArgumentException($"The destination holds {destination.Length} elements; the tensor has {r.NumEl}.", nameof(destination));
+        if (!Holds<T>(r.DType)) ThrowHelper.ElementTypeMismatch(r.DType, $"CopyTo<{typeof(T).Name}>(span)");
+        if (destination.Length < r.NumEl)
+            throw new ArgumentException($"CopyTo<{typeof(T).Name}>(span): the destination holds {destination.Length} elements; the tensor has {r.NumEl}.", nameof(destination));
         fixed (T* d = destination) StridedCopy.ToContiguous(c, Slot, d);
     }
 

@@ -135,7 +135,10 @@ public readonly partial struct Tensor
 
     /// <summary>
     /// The accumulated gradient of a leaf; null before the first backward reaches it and on
-    /// non-leaves (as in PyTorch). Setting null forgets it; the next backward starts afresh.
+    /// non-leaves (as in PyTorch). Setting null lets go of it (its buffer returns to the pool unless
+    /// another tensor still holds it, so an old handle to it then throws); the next backward starts
+    /// afresh. An assigned gradient must match this tensor's dtype and shape, and takes this tensor's
+    /// lifetime: it outlives the scope it was made in (<c>p.Grad = p.Grad.Value * 0.5</c> in a step).
     /// </summary>
     public Tensor? Grad
     {
@@ -150,13 +153,16 @@ public readonly partial struct Tensor
             TensorContext c = Ctx;
             if (value is null)
             {
-                c.Records[Slot].GradSlot = -1;
+                c.SetGrad(Slot, -1);
                 return;
             }
             Tensor g = value.Value;
+            if (g.Ctx != c) ThrowHelper.ForeignTensor<int>();
+            if (g.Slot == Slot) ThrowHelper.GradIsSelf();
+            ref TensorRecord gr = ref c.Records[g.Slot];
+            if (gr.DType != c.Records[Slot].DType) ThrowHelper.GradDTypeMismatch(gr.DType, DType);
             if (g.Shape != Shape) ThrowHelper.GradShapeMismatch(g.Shape, Shape);
-            if (g.DType != DType) ThrowHelper.GradDTypeMismatch(g.DType, DType);
-            c.Records[Slot].GradSlot = g.Ctx == c ? g.Slot : ThrowHelper.ForeignTensor<int>();
+            c.SetGrad(Slot, Ops.OpSupport.HoldableAsGrad(c, g.Slot));
         }
     }
 

@@ -222,6 +222,16 @@ public class ErrorTests
         Assert.Null(x.Grad); // nothing was assigned
     }
 
+    [Fact]
+    public void InPlaceWrites_FromASourceThatDoesNotBroadcast()
+    {
+        // The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 0
+        Assert.Equal(Torch("copy_broadcast_mismatch"), Fails<ArgumentException>(() => Tensor.Zeros(3).Copy_(Tensor.Ones(4))).Message);
+        Assert.Equal(Torch("add_broadcast_mismatch"), Fails<ArgumentException>(() => Tensor.Zeros(3).Add_(Tensor.Ones(4))).Message);
+        // output with shape [3] doesn't match the broadcast shape [2, 3]
+        Assert.Equal(Torch("add_output_shape"), Fails<ArgumentException>(() => Tensor.Zeros(3).Add_(Tensor.Ones(2, 3))).Message);
+    }
+
     // ---- expand and writes into expanded views ----
 
     [Fact]

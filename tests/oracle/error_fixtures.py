@@ -81,6 +81,9 @@ record("leaf_add_", lambda: leaf(3).add_(torch.ones(3)))
 record("leaf_fill_", lambda: leaf(3).fill_(2.0))
 record("leaf_mul_", lambda: leaf(3).mul_(2.0))
 record("leaf_copy_", lambda: leaf(3).copy_(torch.zeros(3)))
+record("copy_broadcast_mismatch", lambda: torch.zeros(3).copy_(torch.ones(4)))
+record("add_broadcast_mismatch", lambda: torch.zeros(3).add_(torch.ones(4)))
+record("add_output_shape", lambda: torch.zeros(3).add_(torch.ones(2, 3)))
 
 
 def assign_into_view_of_leaf():

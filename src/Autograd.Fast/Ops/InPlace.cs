@@ -181,7 +181,7 @@ namespace AutogradFast.Ops
         {
             ref TensorRecord s = ref c.Records[source];
             ref TensorRecord t = ref c.Records[target];
-            int rank = Broadcasting.BroadcastShape(s, t, out Dims shape);
+            int rank = Broadcasting.BroadcastShape(t, s, out Dims shape); // PyTorch names the target "a"
             if (!Broadcasting.SameShape(t, shape.AsSpan(rank)))
                 ThrowHelper.OutputShapeMismatch(new Size(t.Shape, t.Rank), new Size(shape, rank));
         }

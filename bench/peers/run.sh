@@ -57,14 +57,18 @@ build_libtorch() {
 # Each variant's environment is set explicitly, whatever this shell inherited:
 #   default: OPENBLAS_CORETYPE=Haswell (what the project's machines inherit), spinning libgomp, AVX2 ATen
 #   passive: default + OMP_WAIT_POLICY=PASSIVE
-#   tuned:   OPENBLAS_CORETYPE unset (auto-detect AVX-512 kernels), ATEN_CPU_CAPABILITY=avx512,
+#   tuned:   OPENBLAS_CORETYPE unset (auto-detected kernels), ATEN_CPU_CAPABILITY=avx512 (avx2 without AVX-512),
 #            OMP_WAIT_POLICY=PASSIVE, GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...:trim_threshold=...
+# The widest ATen kernels this CPU runs: avx512 where the CPU has it, else avx2 (forcing avx512 on an
+# AVX2-only CPU, e.g. an AMD EPYC of this machine class, dies with an illegal instruction).
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then ATEN_WIDEST=avx512; else ATEN_WIDEST=avx2; fi
+
 variant_env() {
     local clear=(-u OPENBLAS_CORETYPE -u OMP_WAIT_POLICY -u ATEN_CPU_CAPABILITY -u GLIBC_TUNABLES -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS)
     case "$1" in
         default) echo "${clear[*]} OPENBLAS_CORETYPE=Haswell" ;;
         passive) echo "${clear[*]} OPENBLAS_CORETYPE=Haswell OMP_WAIT_POLICY=PASSIVE" ;;
-        tuned) echo "${clear[*]} ATEN_CPU_CAPABILITY=avx512 OMP_WAIT_POLICY=PASSIVE GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824" ;;
+        tuned) echo "${clear[*]} ATEN_CPU_CAPABILITY=$ATEN_WIDEST OMP_WAIT_POLICY=PASSIVE GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824" ;;
         *) echo "unknown variant $1" >&2; return 1 ;;
     esac
 }

@@ -58,6 +58,10 @@ internal static class ThrowHelper
     }
 
     [DoesNotReturn]
+    public static void ScopeDuringBackward() => throw new InvalidOperationException(
+        "An Autograd.Scope cannot be opened or ended while a backward pass computes gradients (from a hook or a custom function's backward).");
+
+    [DoesNotReturn]
     public static T ForeignTensor<T>() => throw new InvalidOperationException("The tensor belongs to another thread's context.");
 
     [DoesNotReturn]
@@ -202,6 +206,31 @@ internal static class ThrowHelper
         $"{op}: arithmetic on bool tensors is not supported; convert first with .To(DType.Int64) or .To(DType.Float32).");
 
     [DoesNotReturn]
+    public static void WhereCondition(DType dtype) => throw new ArgumentException(
+        $"where expected condition to be a boolean tensor, but got a tensor with dtype {dtype.ScalarTypeName()}");
+
+    [DoesNotReturn]
+    public static void SliceZeroDim() => throw new ArgumentException("slice() cannot be applied to a 0-dim tensor.");
+
+    [DoesNotReturn]
+    public static void SliceStep(int step) => throw new ArgumentException($"slice step must be positive (got {step})", nameof(step));
+
+    [DoesNotReturn]
+    public static void MeanOfIntegers(DType dtype) => throw new InvalidOperationException(
+        $"mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {dtype.ScalarTypeName()}");
+
+    [DoesNotReturn]
+    public static T NotAnOpOf<T>(Graph.OpKind kind, string family) => throw new InvalidOperationException(
+        $"Internal error: {kind} is not an op of {family}.");
+
+    [DoesNotReturn]
+    public static void RuleReadsUnsavedValue(string node) => throw new InvalidOperationException(
+        $"Internal error: the rule of {node} reads a value its row does not save.");
+
+    [DoesNotReturn]
+    public static void TooManyInputs(int count) => throw new ArgumentException($"An op has between 1 and 255 inputs; got {count}.");
+
+    [DoesNotReturn]
     public static void FloatingPointRequired(string op, DType dtype) => throw new NotSupportedException(
         $"{op} needs a floating-point tensor, got {dtype.TorchName()}.");
 
@@ -237,12 +266,31 @@ internal static class ThrowHelper
     public static void ImplicitGradNonScalar() => throw new InvalidOperationException("grad can be implicitly created only for scalar outputs");
 
     [DoesNotReturn]
-    public static void GradientShapeMismatch(Size gradient, Size output) => throw new ArgumentException(
-        $"Mismatch in shape: grad_output[0] has a shape of {gradient} and output[0] has a shape of {output}.");
+    public static void GradientShapeMismatch(Size gradient, Size output, int index = 0) => throw new ArgumentException(
+        $"Mismatch in shape: grad_output[{index}] has a shape of {gradient} and output[{index}] has a shape of {output}.");
 
     [DoesNotReturn]
-    public static void BackwardWithoutGrad() => throw new InvalidOperationException(
-        "element 0 of tensors does not require grad and does not have a grad_fn");
+    public static void BackwardWithoutGrad(int index = 0) => throw new InvalidOperationException(
+        $"element {index} of tensors does not require grad and does not have a grad_fn");
+
+    [DoesNotReturn]
+    public static void DifferentiatedTensorWithoutGrad(bool forGrad) => throw new InvalidOperationException(forGrad
+        ? "One of the differentiated Tensors does not require grad"
+        : "Backward(inputs: ...): every input must require grad; one of them does not.");
+
+    [DoesNotReturn]
+    public static void DifferentiatedTensorUnused() => throw new InvalidOperationException(
+        "One of the differentiated Tensors appears to not have been used in the graph. Set allowUnused: true if this is the desired behavior.");
+
+    [DoesNotReturn]
+    public static void GradNeedsOutputs() => throw new ArgumentException("Autograd.Grad: outputs must contain at least one tensor.");
+
+    [DoesNotReturn]
+    public static void GradNeedsInputs() => throw new ArgumentException("Autograd.Grad: inputs must contain at least one tensor.");
+
+    [DoesNotReturn]
+    public static void GradOutputsCount(int given, int outputs) => throw new ArgumentException(
+        $"Autograd.Grad: gradOutputs has {given} tensors but outputs has {outputs}; give one per output, or none.");
 
     [DoesNotReturn]
     public static void BackwardTwice(string node) => throw new InvalidOperationException(

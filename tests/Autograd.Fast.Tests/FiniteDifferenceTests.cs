@@ -18,7 +18,11 @@ public class FiniteDifferenceTests
 
     private sealed record Input(int[] Shape, Domain Domain = Domain.Any);
 
-    private sealed record Case(string Name, Func<Tensor[], Tensor> F, Input[] Inputs);
+    /// <param name="Differentiates">f computes gradients itself (Autograd.Grad with createGraph): φ is then evaluated with grad mode on.</param>
+    private sealed record Case(string Name, Func<Tensor[], Tensor> F, Input[] Inputs, bool Differentiates = false);
+
+    /// <summary>∂y/∂x as a tensor with a graph of its own, so that f can be a first derivative and the check a second one.</summary>
+    private static Tensor GradOf(Tensor y, Tensor x) => Autograd.Grad(y, x, createGraph: true)!.Value;
 
     private static Input Any(params int[] shape) => new(shape);
 
@@ -159,6 +163,43 @@ public class FiniteDifferenceTests
             return y;
         }, [Any(2, 3), Any()]),
 
+        new("where", t => Tensor.Where(t[0] > 0, t[0].Exp(), t[1] * 3), [Any(2, 3), Any(2, 3)]),
+        new("where_broadcast", t => Tensor.Where(t[1] > 0, t[0], t[1].Tanh()), [Any(3), Any(2, 3)]),
+
+        // ---- second derivatives: f is a gradient computed with createGraph, checked against differences of it ----
+        new("grad_of_tanh", t => GradOf(t[0].Tanh().Sum(), t[0]), [Any(2, 3)], Differentiates: true),
+        new("grad_of_sigmoid", t => GradOf(t[0].Sigmoid().Sum(), t[0]), [Any(2, 3)], Differentiates: true),
+        new("grad_of_relu_times_x", t => GradOf((t[0].Relu() * t[0].Exp()).Sum(), t[0]), [Any(2, 3)], Differentiates: true),
+        new("grad_of_pow3", t => GradOf(t[0].Pow(3).Sum(), t[0]), [Any(2, 3)], Differentiates: true),
+        new("grad_of_pow2_5", t => GradOf(t[0].Pow(2.5).Sum(), t[0]), [Pos(4)], Differentiates: true),
+        new("grad_of_square", t => GradOf((t[0] * t[0] * t[1]).Sum(), t[0]), [Any(2, 3), Any(3)], Differentiates: true),
+        new("grad_of_dot_self", t => GradOf(Tensor.Dot(t[0], t[0]).Exp(), t[0]), [Any(3)], Differentiates: true),
+        new("grad_of_exp_log", t => GradOf((t[0].Exp() * t[1].Log()).Sum(), t[1]) * t[0], [Any(2, 3), Pos(2, 3)], Differentiates: true),
+        new("grad_of_div", t => GradOf((t[0] / t[1]).Pow(2).Sum(), t[1]), [Any(2, 3), Pos(2, 3)], Differentiates: true),
+        new("grad_of_reciprocal", t => GradOf(t[0].Reciprocal().Sum(), t[0]), [Pos(4)], Differentiates: true),
+        new("grad_of_select", t => GradOf((t[0][1] * t[0][0].Exp()).Sum(), t[0]), [Any(2, 3)], Differentiates: true),
+        new("grad_of_slice", t => GradOf(t[0].Slice(1, 0, 4, 2).Pow(3).Sum(), t[0]), [Any(2, 4)], Differentiates: true),
+        new("grad_of_broadcast_add", t => GradOf((t[0] + t[1]).Pow(2).Sum(), t[1]), [Any(2, 3), Any(3)], Differentiates: true),
+        new("grad_of_expand", t => GradOf((t[0].Expand(3, 2) * t[1]).Pow(2).Sum(), t[0]), [Any(1, 2), Any(3, 2)], Differentiates: true),
+        new("grad_of_norm", t => GradOf(t[0].Norm() * t[0].Sum(), t[0]), [Any(2, 3)], Differentiates: true),
+        new("grad_of_mm", t => GradOf(Tensor.Mm(t[0], t[1]).Tanh().Sum(), t[0]), [Any(2, 3), Any(3, 2)], Differentiates: true),
+        new("grad_of_mv", t => GradOf(Tensor.Mv(t[0], t[1]).Sigmoid().Sum(), t[1]), [Any(2, 3), Any(3)], Differentiates: true),
+        new("grad_of_where", t => GradOf(Tensor.Where(t[0] > 0, t[0].Pow(2), t[0].Exp()).Sum(), t[0]), [Any(2, 3)], Differentiates: true),
+        new("grad_of_copyslices", t =>
+        {
+            Tensor y = t[0] * 1.0;
+            y[0] = t[1].Exp();
+            Tensor?[] g = Autograd.Grad([(y * y).Sum()], [t[0], t[1]], createGraph: true);
+            return g[0]!.Value.Pow(2).Sum() + g[1]!.Value.Pow(2).Sum();
+        }, [Any(2, 3), Any(3)], Differentiates: true),
+        new("grad_of_copy", t =>
+        {
+            Tensor y = Tensor.Zeros(2, 3, DType.Float64);
+            y.Copy_(t[0].Tanh());
+            return GradOf((y * y).Sum(), t[0]);
+        }, [Any(3)], Differentiates: true),
+        new("grad_of_grad_of_tanh", t => GradOf(GradOf(t[0].Tanh().Sum(), t[0]).Sum(), t[0]), [Any(4)], Differentiates: true),
+
         // ---- composites ----
         new("mlp", t => Tensor.MatMul(Tensor.MatMul(t[0], t[1]).Tanh(), t[2]).Sigmoid(), [Any(4, 3), Any(3, 5), Any(5, 2)]),
         new("variance", t => (t[0] - t[0].Mean()).Pow(2).Mean(), [Any(2, 3)]),
@@ -201,9 +242,10 @@ public class FiniteDifferenceTests
         }
         foreach (OpKind kind in Enum.GetValues<OpKind>())
         {
-            string gradFn = OpNames.GradFnName(kind);
+            string gradFn = OpRows.GradFnName(kind);
             Assert.False(string.IsNullOrEmpty(gradFn), $"{kind} has no grad_fn name");
             if (kind == OpKind.ToCopy) continue; // a float64 -> float32 step rounds away the perturbation; PyTorch fixtures check it (to_float32, to_float64)
+            // (every fused backward kernel is reached too: the second-derivative cases record them)
             Assert.True(reached.Contains(kind), $"no finite-difference case records a {kind} node ({gradFn})");
         }
     }
@@ -257,9 +299,14 @@ public class FiniteDifferenceTests
 
     private static double Phi(Case c, double[][] values, double[] u)
     {
-        using NoGradScope noGrad = Autograd.NoGrad();
         using AutogradScope scope = Autograd.Scope();
-        double[] y = c.F(MakeLeaves(c, values, requiresGrad: false)).ToArray<double>();
+        double[] y;
+        if (c.Differentiates) y = c.F(MakeLeaves(c, values, requiresGrad: true)).ToArray<double>();
+        else
+        {
+            using NoGradScope noGrad = Autograd.NoGrad();
+            y = c.F(MakeLeaves(c, values, requiresGrad: false)).ToArray<double>();
+        }
         double phi = 0;
         for (int i = 0; i < y.Length; i++) phi += y[i] * u[i];
         return phi;
@@ -288,8 +335,11 @@ public class FiniteDifferenceTests
             if (!seen.Add(index)) continue;
             ref Node n = ref c.Nodes[index];
             kinds.Add(n.Kind);
-            if (n.Edge0 >= 0) stack.Push(n.Edge0);
-            if (n.Edge1 >= 0) stack.Push(n.Edge1);
+            for (int k = 0; k < n.InputCount; k++)
+            {
+                int edge = Graph.Backward.Input(ref n, k, c).Edge;
+                if (edge >= 0) stack.Push(edge);
+            }
         }
         return kinds;
     }

@@ -55,6 +55,23 @@ public static class Autograd
         return new AutogradScope(c, c.OpenScope());
     }
 
+    /// <summary>
+    /// <c>torch.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)</c>:
+    /// the gradients of the outputs (weighted by <paramref name="gradOutputs"/>, or ones for one-element
+    /// outputs) with respect to each input, leaf or not, returned without touching any <c>.Grad</c>.
+    /// Only the part of the graph between them runs. With <paramref name="createGraph"/> the gradients
+    /// carry their own graph, so they can be differentiated again (Hessians, gradient penalties); saved
+    /// values are kept unless <paramref name="retainGraph"/> says otherwise (it defaults to createGraph).
+    /// An input the outputs do not depend on is an error, or null with <paramref name="allowUnused"/>.
+    /// </summary>
+    public static Tensor?[] Grad(ReadOnlySpan<Tensor> outputs, ReadOnlySpan<Tensor> inputs, ReadOnlySpan<Tensor?> gradOutputs = default,
+        bool? retainGraph = null, bool createGraph = false, bool allowUnused = false)
+        => Graph.Engine.Grad(outputs, inputs, gradOutputs, retainGraph, createGraph, allowUnused);
+
+    /// <summary><see cref="Grad(ReadOnlySpan{Tensor}, ReadOnlySpan{Tensor}, ReadOnlySpan{Tensor?}, bool?, bool, bool)"/> for one output and one input.</summary>
+    public static Tensor? Grad(Tensor output, Tensor input, Tensor? gradOutput = null, bool? retainGraph = null, bool createGraph = false, bool allowUnused = false)
+        => Graph.Engine.Grad([output], [input], [gradOutput], retainGraph, createGraph, allowUnused)[0];
+
     /// <summary><c>torch.manual_seed(seed)</c> for <c>Tensor.Rand</c> and <c>Tensor.Randn</c> on this thread.</summary>
     public static void ManualSeed(ulong seed) => RandomStream.Reset(seed);
 

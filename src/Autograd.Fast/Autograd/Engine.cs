@@ -1,88 +1,518 @@
 using AutogradFast.Ops;
 using AutogradFast.Storage;
+using BackwardContext = AutogradFast.Graph.Backward;
 
 namespace AutogradFast.Graph;
 
 /// <summary>
 /// Reverse-mode sweep over the tape. Nodes sit in creation order, which is already a topological
-/// order, so one pass from the root's node down to the oldest node still waiting for a gradient
-/// visits each node after all its consumers. The engine does the shared work: the first gradient
-/// moves in and later ones add, broadcast gradients are summed back to each input's shape, dtypes
-/// follow the input, saved values are version-checked and released, and errors name the node.
+/// order, so one pass from the newest root down to the oldest node still waiting for a gradient
+/// visits each node after all its consumers. Each node's row computes its inputs' local products; the
+/// engine does the shared work: the first gradient moves in and later ones add, broadcast gradients
+/// are summed back to each input's shape and cast to its dtype (with differentiable ops, so that
+/// under createGraph all of it is recorded), saved values are version-checked and released, a leaf's
+/// contributions are summed in its accumulator before its <c>.Grad</c> is written, and errors name
+/// the node.
+/// <para>Ownership of gradients: the engine owns exactly the slots that are engine temporaries. In a
+/// plain backward everything a node's processing allocates belongs to a rule frame; what the engine
+/// keeps (a pending gradient, a leaf's accumulator) is taken out of it, the rest is released when the
+/// node is done. Under createGraph nothing is an engine temporary: the gradients are ordinary tensors
+/// of the user's scope with their own history, never written in place.</para>
 /// </summary>
-internal static class Engine
+internal static unsafe class Engine
 {
-    public static void Backward(Tensor root, Tensor? gradient, bool retainGraph)
+    /// <summary><c>y.backward(gradient, retain_graph, create_graph, inputs)</c>.</summary>
+    public static void Backward(Tensor root, Tensor? gradient, bool? retainGraph, bool createGraph, ReadOnlySpan<Tensor> inputs)
     {
         TensorContext c = root.Ctx;
-        ref TensorRecord r = ref c.Records[root.Slot];
-        // PyTorch's order: a given gradient's shape is checked before whether the output requires grad.
-        if (gradient is { } given)
-        {
-            if (given.Ctx != c) ThrowHelper.ForeignTensor<int>();
-            if (given.Shape != root.Shape) ThrowHelper.GradientShapeMismatch(given.Shape, root.Shape);
-        }
-        if ((r.Flags & TensorFlags.RequiresGrad) == 0) ThrowHelper.BackwardWithoutGrad();
-        int seed = SeedGradient(c, root, gradient);
-        if (r.Node < 0)
-        {
-            Deliver(c, Node.LeafEdge(root.Slot), root.Slot, seed);
-            return;
-        }
-        Sweep(c, r.Node, seed, retainGraph);
+        int[] targets = TargetSlots(c, inputs, forGrad: false);
+        Run(c, [root.Slot], [gradient], retainGraph ?? createGraph, createGraph, targets, results: null, allowUnused: true);
     }
 
-    /// <summary>The gradient of the root as an engine temporary: ones for a scalar, else a checked copy of <paramref name="gradient"/>.</summary>
-    private static int SeedGradient(TensorContext c, Tensor root, Tensor? gradient)
+    /// <summary><c>torch.autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)</c>.</summary>
+    public static Tensor?[] Grad(ReadOnlySpan<Tensor> outputs, ReadOnlySpan<Tensor> inputs, ReadOnlySpan<Tensor?> gradOutputs,
+        bool? retainGraph, bool createGraph, bool allowUnused)
     {
-        ref TensorRecord r = ref c.Records[root.Slot];
-        if (gradient is null)
+        if (outputs.Length == 0) ThrowHelper.GradNeedsOutputs();
+        if (inputs.Length == 0) ThrowHelper.GradNeedsInputs();
+        if (gradOutputs.Length != 0 && gradOutputs.Length != outputs.Length) ThrowHelper.GradOutputsCount(gradOutputs.Length, outputs.Length);
+        TensorContext c = outputs[0].Ctx;
+        var roots = new int[outputs.Length];
+        var seeds = new Tensor?[outputs.Length];
+        for (int i = 0; i < outputs.Length; i++)
         {
-            if (r.NumEl != 1) ThrowHelper.ImplicitGradNonScalar();
-            int ones = c.NewTensor(r.DType, root.Shape.AsSpan(), zero: false, temporary: true);
-            Fill.Scalar(c, ones, 1);
-            return ones;
+            if (outputs[i].Ctx != c) ThrowHelper.ForeignTensor<int>();
+            roots[i] = outputs[i].Slot;
+            seeds[i] = gradOutputs.Length == 0 ? null : gradOutputs[i];
         }
-        Tensor g = gradient.Value; // checked by Backward
-        // A copy, cast to the output's dtype: the engine may move it into a .Grad or add into it.
-        return StridedCopy.CastToTemporary(c, g.Slot, r.DType);
+        int[] targets = TargetSlots(c, inputs, forGrad: true);
+        var results = new int[targets.Length];
+        Run(c, roots, seeds, retainGraph ?? createGraph, createGraph, targets, results, allowUnused);
+        var grads = new Tensor?[targets.Length];
+        for (int i = 0; i < targets.Length; i++) grads[i] = results[i] < 0 ? null : new Tensor(c, results[i]);
+        return grads;
     }
 
-    private static void Sweep(TensorContext c, int rootNode, int seed, bool retainGraph)
+    private static int[] TargetSlots(TensorContext c, ReadOnlySpan<Tensor> inputs, bool forGrad)
     {
-        int[] pending = PendingFor(c);
-        pending[rootNode] = seed;
-        int waiting = 1;
-        int inFlight = -1; // the gradient taken out of pending and not yet consumed by its rule
+        if (inputs.IsEmpty) return []; // a plain backward allocates nothing
+        var slots = new int[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            if (inputs[i].Ctx != c) ThrowHelper.ForeignTensor<int>();
+            slots[i] = inputs[i].Slot;
+            if ((c.Records[slots[i]].Flags & TensorFlags.RequiresGrad) == 0) ThrowHelper.DifferentiatedTensorWithoutGrad(forGrad);
+        }
+        // backward(inputs=[x, x]) accumulates into x once; Autograd.Grad returns x's gradient in both places.
+        return forGrad ? slots : slots.Distinct().ToArray();
+    }
+
+    /// <summary>One backward pass from <paramref name="roots"/> (each seeded with its gradient, or ones for a one-element root).</summary>
+    private static void Run(TensorContext c, ReadOnlySpan<int> roots, ReadOnlySpan<Tensor?> gradients, bool retain, bool create,
+        int[] targets, int[]? results, bool allowUnused)
+    {
+        // PyTorch's order: each given gradient's shape first, then whether the output requires grad.
+        for (int i = 0; i < roots.Length; i++)
+        {
+            if (gradients[i] is { } given)
+            {
+                if (given.Ctx != c) ThrowHelper.ForeignTensor<int>();
+                Size shape = new Tensor(c, roots[i]).Shape;
+                if (given.Shape != shape) ThrowHelper.GradientShapeMismatch(given.Shape, shape, i);
+            }
+        }
+        for (int i = 0; i < roots.Length; i++)
+            if ((c.Records[roots[i]].Flags & TensorFlags.RequiresGrad) == 0) ThrowHelper.BackwardWithoutGrad(i);
+
+        var pass = new Pass(c, retain, create, targets, results);
+        bool gradMode = c.GradEnabled;
+        c.GradEnabled = create; // rules record exactly when a graph of the gradients is wanted
+        int mark = create ? -1 : c.BeginRuleTemporaries();
         try
         {
-            for (int i = rootNode; i >= 0 && waiting > 0; i--)
-            {
-                int grad = pending[i];
-                if (grad < 0) continue;
-                pending[i] = -1;
-                waiting--;
-                inFlight = grad;
-                ref Node n = ref c.Nodes[i];
-                CheckSavedValues(c, ref n);
-                Derivatives.Apply(c, ref n, grad, out int g0, out int g1);
-                inFlight = -1;
-                if (g0 != grad && g1 != grad) c.ReleaseTemporary(grad);
-                if (!retainGraph && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
-                if (g0 >= 0) waiting += Deliver(c, pending, ref n, n.Edge0, n.Input0, g0, 0);
-                if (g1 >= 0) waiting += Deliver(c, pending, ref n, n.Edge1, n.Input1, g1, 1);
-            }
+            pass.MarkTargets();
+            for (int i = 0; i < roots.Length; i++) pass.Seed(roots[i], gradients[i]);
+            pass.Sweep();
+            pass.FinishLeaves();
+            if (results is not null) pass.CheckUsed(allowUnused);
         }
         catch
         {
-            if (inFlight >= 0) c.ReleaseTemporary(inFlight);
-            for (int i = 0; i <= rootNode; i++)
-            {
-                if (pending[i] >= 0) c.ReleaseTemporary(pending[i]);
-                pending[i] = -1;
-            }
+            pass.Abandon();
             throw;
         }
+        finally
+        {
+            pass.UnmarkTargets();
+            if (!create) c.EndRuleTemporaries(mark, outermost: true);
+            c.GradEnabled = gradMode;
+        }
+        if (results is not null && !create) pass.HandResultsToTheScope();
+    }
+
+    /// <summary>The state of one backward pass.</summary>
+    private ref struct Pass
+    {
+        private readonly TensorContext _c;
+        private readonly bool _retain, _create;
+        private readonly int[] _targets;
+        private readonly int[]? _results;        // Autograd.Grad: one gradient per target (-1 until reached)
+        private readonly int[] _pending;         // per node: the gradient summed so far, -1 when none
+        private byte[] _marks;                   // with targets: per node, Capture and/or Propagate
+        private int _top;                        // the newest node that got a gradient
+        private int _waiting;                    // nodes holding a gradient not processed yet
+        private int _leafStart;                  // this pass's part of the context's touched-leaf list
+
+        private const byte Capture = 1, Propagate = 2;
+
+        public Pass(TensorContext c, bool retain, bool create, int[] targets, int[]? results)
+        {
+            _c = c;
+            _retain = retain;
+            _create = create;
+            _targets = targets;
+            _results = results;
+            if (results is not null) Array.Fill(results, -1);
+            _pending = PendingFor(c);
+            _marks = [];
+            _top = -1;
+            _waiting = 0;
+            _leafStart = c.TouchedLeafCount;
+        }
+
+        private readonly bool Restricted => _targets.Length > 0;
+
+        // ---- targets (backward(inputs=...) and Autograd.Grad) ----
+
+        public readonly void MarkTargets()
+        {
+            foreach (int t in _targets) _c.Records[t].Flags |= TensorFlags.IsTarget;
+        }
+
+        public readonly void UnmarkTargets()
+        {
+            foreach (int t in _targets) _c.Records[t].Flags &= ~TensorFlags.IsTarget;
+        }
+
+        /// <summary>
+        /// Which nodes matter when only some tensors want gradients: a target non-leaf's node captures its
+        /// gradient; a node whose inputs lead to a target propagates (edges point to older nodes, so one
+        /// ascending pass decides every node).
+        /// </summary>
+        private void MarkNodes()
+        {
+            if (_marks.Length < _top + 1) _marks = new byte[Math.Max(_top + 1, 16)];
+            Array.Clear(_marks, 0, _top + 1);
+            foreach (int t in _targets)
+            {
+                int node = _c.Records[t].Node;
+                if (node >= 0 && node <= _top) _marks[node] |= Capture;
+            }
+            for (int i = 0; i <= _top; i++)
+            {
+                ref Node n = ref _c.Nodes[i];
+                for (int k = 0; k < n.InputCount; k++)
+                {
+                    int edge = BackwardContext.Input(ref n, k, _c).Edge;
+                    bool leads = edge >= 0 ? _marks[edge] != 0 : edge != Node.NoEdge && (_c.Records[Node.LeafSlot(edge)].Flags & TensorFlags.IsTarget) != 0;
+                    if (leads)
+                    {
+                        _marks[i] |= Propagate;
+                        break;
+                    }
+                }
+            }
+        }
+
+        // ---- seeding, sweeping, delivering ----
+
+        /// <summary>The gradient of a root: ones for a one-element root, else a copy of the given one in the root's dtype.</summary>
+        public void Seed(int root, Tensor? gradient)
+        {
+            ref TensorRecord r = ref _c.Records[root];
+            int seed;
+            if (gradient is null)
+            {
+                if (r.NumEl != 1) ThrowHelper.ImplicitGradNonScalar();
+                seed = _c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: false, temporary: !_create);
+                Fill.Scalar(_c, seed, 1);
+            }
+            else if (_create)
+            {
+                seed = new Var(_c, gradient.Value.Slot).To(r.DType).Slot; // the gradient's own history is part of the new graph
+            }
+            else
+            {
+                // A copy, cast to the output's dtype: the engine may move it into a .Grad or add into it.
+                seed = StridedCopy.CastToTemporary(_c, gradient.Value.Slot, r.DType);
+            }
+            if (r.Node < 0) DeliverToLeaf(root, seed);
+            else DeliverToNode(r.Node, seed);
+        }
+
+        public void Sweep()
+        {
+            if (Restricted) MarkNodes();
+            for (int i = _top; i >= 0 && _waiting > 0; i--)
+            {
+                int grad = _pending[i];
+                if (grad < 0) continue;
+                _pending[i] = -1;
+                _waiting--;
+                byte mark = Restricted ? _marks[i] : Propagate;
+                bool propagates = (mark & Propagate) != 0;
+                if ((mark & Capture) != 0)
+                {
+                    // A target's gradient: a copy when the node goes on to use it (the rule may hand it on, and it may be added into).
+                    CaptureAtNode(i, propagates && !_create ? StridedCopy.Clone(_c, grad, temporary: true) : grad);
+                }
+                else if (!propagates) Discard(grad);
+                if (propagates) Process(i, grad);
+            }
+        }
+
+        /// <summary>Runs node <paramref name="index"/>'s rule on its summed gradient and delivers each input's gradient.</summary>
+        private void Process(int index, int grad)
+        {
+            ref Node n = ref _c.Nodes[index];
+            bool stored = false; // whether grad itself went on to an input (a move)
+            int mark = -1;
+            try
+            {
+                CheckSavedValues(ref n);
+                if (!_create) mark = _c.BeginRuleTemporaries();
+                var inline = new OutputBuffer();
+                Span<int> outputs = n.InputCount <= OutputBuffer.Length ? inline[..n.InputCount] : new int[n.InputCount];
+                for (int k = 0; k < outputs.Length; k++) outputs[k] = -1;
+                var rule = new BackwardContext(_c, ref n, grad, outputs);
+                OpRows.Of(n.Kind).Rule(ref rule);
+                if (!_retain && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
+                // One gradient handed to two inputs: each delivery may consume (add into, release) what it gets,
+                // so the later ones get their own copies, made before anything is delivered.
+                for (int k = 0; k < outputs.Length; k++)
+                {
+                    int g = outputs[k];
+                    if (g < 0) continue;
+                    if (BackwardContext.Input(ref n, k, _c).Edge == Node.NoEdge)
+                    {
+                        outputs[k] = -1;
+                        continue;
+                    }
+                    for (int j = 0; j < k && !_create; j++)
+                    {
+                        if (outputs[j] != g) continue;
+                        outputs[k] = StridedCopy.Clone(_c, g, temporary: false);
+                        break;
+                    }
+                }
+                for (int k = 0; k < outputs.Length; k++)
+                {
+                    if (outputs[k] < 0) continue;
+                    // A delivery that takes grad itself owns it from then on (stores it, or adds it and lets it go).
+                    if (Deliver(ref n, k, BackwardContext.Input(ref n, k, _c), outputs[k]) == grad) stored = true;
+                }
+            }
+            catch
+            {
+                if (!stored) Discard(grad); // the pass lets go of everything else it holds
+                throw;
+            }
+            finally
+            {
+                if (mark >= 0) _c.EndRuleTemporaries(mark, outermost: false);
+            }
+            if (!stored) Discard(grad);
+        }
+
+        /// <summary>Sends one input's gradient along its edge, shaped and typed as the input; returns the slot delivered.</summary>
+        private int Deliver(ref Node n, int k, in NodeInput input, int grad)
+        {
+            grad = Conform(ref n, k, input.Slot, grad);
+            if (input.Edge >= 0) DeliverToNode(input.Edge, grad);
+            else DeliverToLeaf(Node.LeafSlot(input.Edge), grad);
+            return grad;
+        }
+
+        /// <summary>Sums a broadcast gradient back to the input's shape and casts it to the input's dtype.</summary>
+        private readonly int Conform(ref Node n, int k, int input, int grad)
+        {
+            ref TensorRecord x = ref _c.Records[input];
+            ref TensorRecord g = ref _c.Records[grad];
+            if (!Broadcasting.SameShape(g, x))
+            {
+                if (!Broadcasting.SumsTo(x, g)) ThrowHelper.GradientRuleShape(OpRows.GradFnName(n.Kind), k, new Size(g.Shape, g.Rank), new Size(x.Shape, x.Rank));
+                grad = new Var(_c, grad).SumToSize(x.Shape, x.Rank).Slot;
+            }
+            if (_c.Records[grad].DType != x.DType) grad = new Var(_c, grad).To(x.DType).Slot;
+            return grad;
+        }
+
+        private void DeliverToNode(int node, int grad)
+        {
+            _c.KeepRuleTemporary(grad);
+            int waiting = _pending[node];
+            if (waiting < 0)
+            {
+                _pending[node] = grad; // the first gradient moves in
+                _waiting++;
+                if (node > _top) _top = node;
+                return;
+            }
+            _pending[node] = Sum(waiting, grad);
+        }
+
+        private readonly void DeliverToLeaf(int leaf, int grad)
+        {
+            ref TensorRecord r = ref _c.Records[leaf];
+            if (Restricted && (r.Flags & TensorFlags.IsTarget) == 0)
+            {
+                Discard(grad);
+                return;
+            }
+            _c.KeepRuleTemporary(grad);
+            ref int accumulated = ref _c.AccumulatorOf(leaf);
+            if (accumulated < 0)
+            {
+                accumulated = grad;
+                _c.AddTouchedLeaf(leaf);
+                return;
+            }
+            accumulated = Sum(accumulated, grad);
+        }
+
+        /// <summary>a + b as the engine's: in place into a when the engine owns a's dense memory, else a new tensor (recorded under createGraph).</summary>
+        private readonly int Sum(int a, int b)
+        {
+            if (!_create && _c.IsEngineOwned(a) && _c.Records[a].OwnsDenseMemory && !_c.Records[a].IsPending)
+            {
+                Accumulate.AddInto(_c, a, b);
+                Discard(b);
+                return a;
+            }
+            int sum = (new Var(_c, a) + new Var(_c, b)).Slot;
+            _c.KeepRuleTemporary(sum);
+            Discard(a);
+            Discard(b);
+            return sum;
+        }
+
+        private readonly void Discard(int grad) => _c.ReleaseIfEngineOwned(grad);
+
+        /// <summary>Hands a non-leaf target's gradient over: to the results (Autograd.Grad), or into its .Grad (backward with inputs).</summary>
+        private readonly void CaptureAtNode(int index, int grad)
+        {
+            foreach (int t in _targets)
+            {
+                if (_c.Records[t].Node != index) continue;
+                if (_results is not null) SetResult(t, grad);
+                else WriteGrad(t, grad);
+                return; // targets are distinct tensors, and one node has one output
+            }
+        }
+
+        private readonly void SetResult(int target, int grad)
+        {
+            for (int i = 0; i < _targets.Length; i++)
+            {
+                if (_targets[i] != target) continue;
+                if (_results![i] < 0) _results[i] = grad;
+            }
+        }
+
+        // ---- leaves ----
+
+        /// <summary>Each leaf's summed gradient goes to its .Grad (or, for Autograd.Grad, to the results), once.</summary>
+        public readonly void FinishLeaves()
+        {
+            int end = _c.TouchedLeafCount;
+            for (int i = _leafStart; i < end; i++)
+            {
+                int leaf = _c.TouchedLeaf(i);
+                ref int accumulated = ref _c.AccumulatorOf(leaf);
+                int grad = accumulated;
+                accumulated = -1;
+                if (_results is not null) SetResult(leaf, grad);
+                else WriteGrad(leaf, grad);
+            }
+            _c.TouchedLeafCount = _leafStart;
+        }
+
+        /// <summary>
+        /// Into a tensor's .Grad: the first gradient moves in (dense memory the leaf owns), later ones add
+        /// in place. Under createGraph the .Grad is replaced out of place, as PyTorch does (a copy first, then
+        /// old + new), so it carries the graph of the gradient.
+        /// </summary>
+        private readonly void WriteGrad(int leaf, int grad)
+        {
+            ref TensorRecord r = ref _c.Records[leaf];
+            if (_create)
+            {
+                Var g = new(_c, grad);
+                Var updated = r.GradSlot < 0 ? g.ZerosLike().Copy_(g) : new Var(_c, r.GradSlot) + g;
+                _c.SetGrad(leaf, updated.Slot);
+                return;
+            }
+            if (r.GradSlot < 0)
+            {
+                // A broadcast, view or borrowed gradient is written out first: a .Grad owns dense memory.
+                if (!_c.IsEngineOwned(grad) || !_c.Records[grad].OwnsDenseMemory)
+                {
+                    int dense = OpSupport.CopyOf(_c, grad);
+                    Discard(grad);
+                    grad = dense;
+                }
+                if (_c.Records[grad].IsPending) _c.Materialize(grad); // a .Grad is memory the leaf owns
+                _c.AdoptAsGrad(grad, leaf);
+                return;
+            }
+            if (InPlace.HasInternalOverlap(_c.Records[r.GradSlot]))
+            {
+                // An expanded .Grad the user assigned repeats memory locations: add out of place, as a new .Grad.
+                int sum = OpSupport.GradMap<Simd.AddOperator>(_c, grad, Operand.Of(r.GradSlot), Operand.Of(grad));
+                if (_c.Records[sum].IsPending) _c.Materialize(sum);
+                Discard(grad);
+                _c.AdoptAsGrad(sum, leaf);
+                return;
+            }
+            Accumulate.AddInto(_c, r.GradSlot, grad);
+            _c.BumpVersion(r.GradSlot); // an in-place write, as PyTorch's grad += new_grad: a saved .Grad is caught at its backward
+            Discard(grad);
+        }
+
+        // ---- results of Autograd.Grad ----
+
+        public readonly void CheckUsed(bool allowUnused)
+        {
+            if (allowUnused) return;
+            foreach (int g in _results!)
+                if (g < 0) ThrowHelper.DifferentiatedTensorUnused();
+        }
+
+        /// <summary>The gradients Autograd.Grad returns belong to the caller's scope, like any op's result.</summary>
+        public readonly void HandResultsToTheScope()
+        {
+            for (int i = 0; i < _results!.Length; i++)
+            {
+                int g = _results[i];
+                if (g < 0 || !_c.IsEngineOwned(g)) continue;
+                bool seen = false;
+                for (int j = 0; j < i; j++) seen |= _results[j] == g;
+                if (!seen) _c.AdoptIntoCurrentScope(g);
+            }
+        }
+
+        // ---- saved values and failure ----
+
+        private readonly void CheckSavedValues(ref Node n)
+        {
+            if ((n.Flags & NodeFlags.SavesValues) == 0) return;
+            if ((n.Flags & NodeFlags.SavedReleased) != 0) ThrowHelper.BackwardTwice(OpRows.GradFnName(n.Kind));
+            if (n.Self.Slot >= 0) CheckVersion(ref n, n.Self);
+            if (n.Other.Slot >= 0) CheckVersion(ref n, n.Other);
+            if (n.Result.Slot >= 0) CheckVersion(ref n, n.Result);
+        }
+
+        private readonly void CheckVersion(ref Node n, in SavedValue saved)
+        {
+            if (saved.Slot < 0) return;
+            int version = _c.Version(saved.Slot);
+            if (version == saved.Version) return;
+            var t = new Tensor(_c, saved.Slot);
+            // As PyTorch: a saved output names the node that saved it; a saved input its current grad_fn.
+            string? producer = saved.Slot == n.Output ? OpRows.GradFnName(n.Kind) : t.GradFn;
+            ThrowHelper.SavedValueModified(t.Shape, t.DType, producer, version, saved.Version);
+        }
+
+        /// <summary>After an error: every gradient the pass still holds goes back, and nothing was written to a .Grad.</summary>
+        public readonly void Abandon()
+        {
+            for (int i = 0; i <= _top; i++)
+            {
+                if (_pending[i] >= 0) Discard(_pending[i]);
+                _pending[i] = -1;
+            }
+            int end = _c.TouchedLeafCount;
+            for (int i = _leafStart; i < end; i++)
+            {
+                ref int accumulated = ref _c.AccumulatorOf(_c.TouchedLeaf(i));
+                if (accumulated >= 0) Discard(accumulated);
+                accumulated = -1;
+            }
+            _c.TouchedLeafCount = _leafStart;
+            if (_results is not null)
+            {
+                foreach (int g in _results)
+                    if (g >= 0) Discard(g);
+            }
+        }
+    }
+
+    /// <summary>Room for the gradients of a node's inputs without allocating (more inputs use an array).</summary>
+    [System.Runtime.CompilerServices.InlineArray(Length)]
+    private struct OutputBuffer
+    {
+        public const int Length = 4;
+        private int _element0;
     }
 
     private static int[] PendingFor(TensorContext c)
@@ -94,96 +524,5 @@ internal static class Engine
             Array.Fill(c.PendingGradients, -1, old, c.PendingGradients.Length - old);
         }
         return c.PendingGradients;
-    }
-
-    private static void CheckSavedValues(TensorContext c, ref Node n)
-    {
-        if ((n.Flags & NodeFlags.SavesValues) == 0) return;
-        if ((n.Flags & NodeFlags.SavedReleased) != 0) ThrowHelper.BackwardTwice(OpNames.GradFnName(n.Kind));
-        CheckVersion(c, ref n, n.Saved0, n.SavedVersion0);
-        CheckVersion(c, ref n, n.Saved1, n.SavedVersion1);
-    }
-
-    private static void CheckVersion(TensorContext c, ref Node n, int slot, int expected)
-    {
-        if (slot < 0) return;
-        int version = c.Version(slot);
-        if (version == expected) return;
-        var t = new Tensor(c, slot);
-        // As PyTorch: a saved output names the node that saved it; a saved input its current grad_fn.
-        string? producer = slot == n.Output ? OpNames.GradFnName(n.Kind) : t.GradFn;
-        ThrowHelper.SavedValueModified(t.Shape, t.DType, producer, version, expected);
-    }
-
-    /// <summary>Sends one input's gradient along its edge, shaped and typed as the input. Returns 1 if a node starts waiting.</summary>
-    private static int Deliver(TensorContext c, int[] pending, ref Node n, int edge, int input, int grad, int index)
-    {
-        if (edge == Node.NoEdge)
-        {
-            c.ReleaseTemporary(grad);
-            return 0;
-        }
-        grad = ConformToInput(c, ref n, input, grad, index);
-        if (edge >= 0)
-        {
-            int waiting = pending[edge];
-            if (waiting < 0)
-            {
-                pending[edge] = grad; // the first gradient moves in
-                return 1;
-            }
-            pending[edge] = Accumulate.Sum(c, waiting, grad);
-            return 0;
-        }
-        Deliver(c, edge, input, grad);
-        return 0;
-    }
-
-    /// <summary>Into a leaf's .Grad: the first gradient moves in (the leaf's scope adopts it), later ones add in place.</summary>
-    private static void Deliver(TensorContext c, int leafEdge, int input, int grad)
-    {
-        int leaf = Node.LeafSlot(leafEdge);
-        ref TensorRecord r = ref c.Records[leaf];
-        if (r.GradSlot < 0)
-        {
-            // A broadcast or view gradient is written out first: a .Grad owns dense memory.
-            if (!c.Records[grad].OwnsDenseMemory) grad = OpSupport.WriteOut(c, grad);
-            if (c.Records[grad].IsPending) c.Materialize(grad); // a .Grad is memory the leaf owns
-            c.AdoptAsGrad(grad, leaf);
-            return;
-        }
-        if (InPlace.HasInternalOverlap(c.Records[r.GradSlot]))
-        {
-            // An expanded .Grad the user assigned repeats memory locations: add out of place, as a new .Grad.
-            int sum = OpSupport.GradMap<Simd.AddOperator>(c, grad, Operand.Of(r.GradSlot), Operand.Of(grad));
-            if (c.Records[sum].IsPending) c.Materialize(sum);
-            c.ReleaseTemporary(grad);
-            c.AdoptAsGrad(sum, leaf);
-            return;
-        }
-        Accumulate.AddInto(c, r.GradSlot, grad);
-        c.ReleaseTemporary(grad);
-    }
-
-    /// <summary>Sums a broadcast gradient back to the input's shape and casts it to the input's dtype.</summary>
-    private static int ConformToInput(TensorContext c, ref Node n, int input, int grad, int index)
-    {
-        ref TensorRecord g = ref c.Records[grad];
-        ref TensorRecord x = ref c.Records[input];
-        if (!Broadcasting.SameShape(g, x))
-        {
-            if (!Broadcasting.SumsTo(x, g)) ThrowHelper.GradientRuleShape(OpNames.GradFnName(n.Kind), index, new Size(g.Shape, g.Rank), new Size(x.Shape, x.Rank));
-            if (!g.IsContiguous) grad = OpSupport.WriteOut(c, grad); // SumToShape reads rows of a dense gradient
-            int summed = Broadcasting.SumToShape(c, grad, x.Shape, x.Rank);
-            c.ReleaseTemporary(grad);
-            grad = summed;
-        }
-        if (c.Records[grad].DType != x.DType)
-        {
-            int cast = StridedCopy.CastToTemporary(c, grad, x.DType);
-            c.ReleaseTemporary(grad);
-            grad = cast;
-        }
-        return grad;
     }
 }

@@ -1,13 +1,22 @@
 namespace AutogradFast.Graph;
 
-/// <summary>Every recorded operation. The engine's switch over this enum is the derivative table.</summary>
+/// <summary>
+/// Every recorded operation, forward ops and the fused backward kernels that have derivatives of their
+/// own (<see cref="TanhBackward"/> is what <see cref="Tanh"/>'s rule computes, as PyTorch's
+/// TanhBackward). Each has exactly one row in <see cref="OpRows"/>.
+/// </summary>
 internal enum OpKind : byte
 {
     Add, AddScalar, Sub, SubScalar, RsubScalar, Mul, MulScalar, Div, DivScalar, Neg, Reciprocal,
     PowScalar, Exp, Log, Tanh, Sigmoid, Relu,
-    Sum, Mean, Norm,
+    Sum, Mean, Norm, SumToSize,
+    ScaledMul,
     Dot, Mm, Mv,
-    T, Transpose, Select, Slice, Unsqueeze, Squeeze, Expand, CopySlices, Copy, Clone, ToCopy,
+    T, Transpose, Select, Slice, Unsqueeze, Squeeze, Expand,
+    CopySlices, Copy, Clone, ToCopy, Where,
+    // fused backward kernels, differentiable in turn
+    PowBackward, TanhBackward, SigmoidBackward, ThresholdBackward,
+    RegionScatter, RegionOf, RegionZeroed,
 }
 
 [Flags]
@@ -19,10 +28,28 @@ internal enum NodeFlags : byte
     SavedReleased = 2,
 }
 
+/// <summary>Where an input's gradient goes: its producer node (&gt;= 0), its leaf accumulator (&lt;= -2), or nowhere (-1).</summary>
+internal struct NodeInput
+{
+    public int Slot;   // the input tensor (its shape and dtype are what the gradient must have)
+    public int Edge;
+}
+
+/// <summary>A tensor a rule reads, with the version its storage had when it was saved.</summary>
+internal struct SavedValue
+{
+    public int Slot;   // -1: not saved
+    public int Version;
+
+    public static readonly SavedValue None = new() { Slot = -1 };
+}
+
 /// <summary>
-/// One recorded op in the tape's arena. Inputs are referenced twice: by tensor slot (for shapes and
-/// saved values) and by edge (the producer to send the gradient to), because an in-place op can give
-/// a tensor a new producer after this node was recorded.
+/// One recorded op in the tape's arena. Two inputs live inline, more in the context's side arena
+/// (<see cref="Storage.TensorContext.NodeInputs"/>); the saved values are named by role (the first
+/// input, the second input, the result), as derivatives.yaml names <c>self</c>, <c>other</c> and
+/// <c>result</c>. Inputs are referenced twice, by slot (shape, dtype) and by edge (the producer to send
+/// the gradient to), because an in-place op can give a tensor a new producer after this node was recorded.
 /// </summary>
 internal struct Node
 {
@@ -30,64 +57,15 @@ internal struct Node
 
     public OpKind Kind;
     public NodeFlags Flags;
-    public int Output;            // slot of the result
-    public int Input0, Input1;    // slots of the inputs (-1 where absent)
-    public int Edge0, Edge1;      // >= 0: producer node; <= -2: leaf slot (-2 - slot); -1: needs no gradient
-    public int Saved0, Saved1;    // slots read by the rule (-1 where unused)
-    public int SavedVersion0, SavedVersion1;
-    public double Scalar;         // exponent, scalar operand, element count ...
-    public int Arg0, Arg1;        // dim, index, ...
+    public byte InputCount;
+    public int Output;                   // slot of the result
+    public NodeInput In0, In1;           // inputs 0 and 1; inputs 2.. at NodeInputs[MoreInputs + i - 2]
+    public int MoreInputs;
+    public SavedValue Self, Other, Result;
+    public int Args;                     // start of this node's integers in the side arena (geometries), or -1
+    public double Scalar;                // exponent, scalar operand, element count ...
+    public int Arg0, Arg1;               // dim, index, ...
 
     public static int LeafEdge(int slot) => -2 - slot;
     public static int LeafSlot(int edge) => -2 - edge;
-}
-
-internal static class OpNames
-{
-    /// <summary>How the user wrote an arithmetic op, for error messages (<c>a - b</c>).</summary>
-    public static string Symbol(OpKind kind) => kind switch
-    {
-        OpKind.Add or OpKind.AddScalar => "a + b",
-        OpKind.Sub or OpKind.SubScalar or OpKind.RsubScalar => "a - b",
-        OpKind.Mul or OpKind.MulScalar => "a * b",
-        OpKind.Div or OpKind.DivScalar => "a / b",
-        OpKind.Neg => "-a (Neg())",
-        _ => GradFnName(kind),
-    };
-
-    /// <summary>PyTorch's grad_fn names, one per op kind.</summary>
-    public static string GradFnName(OpKind kind) => kind switch
-    {
-        OpKind.Add or OpKind.AddScalar => "AddBackward0",
-        OpKind.Sub or OpKind.SubScalar => "SubBackward0",
-        OpKind.RsubScalar => "RsubBackward1",
-        OpKind.Mul or OpKind.MulScalar => "MulBackward0",
-        OpKind.Div or OpKind.DivScalar => "DivBackward0",
-        OpKind.Neg => "NegBackward0",
-        OpKind.Reciprocal => "ReciprocalBackward0",
-        OpKind.PowScalar => "PowBackward0",
-        OpKind.Exp => "ExpBackward0",
-        OpKind.Log => "LogBackward0",
-        OpKind.Tanh => "TanhBackward0",
-        OpKind.Sigmoid => "SigmoidBackward0",
-        OpKind.Relu => "ReluBackward0",
-        OpKind.Sum => "SumBackward0",
-        OpKind.Mean => "MeanBackward0",
-        OpKind.Norm => "NormBackward1",
-        OpKind.Dot => "DotBackward0",
-        OpKind.Mm => "MmBackward0",
-        OpKind.Mv => "MvBackward0",
-        OpKind.T => "TBackward0",
-        OpKind.Transpose => "TransposeBackward0",
-        OpKind.Select => "SelectBackward0",
-        OpKind.Slice => "SliceBackward0",
-        OpKind.Unsqueeze => "UnsqueezeBackward0",
-        OpKind.Squeeze => "SqueezeBackward3",
-        OpKind.Expand => "ExpandBackward0",
-        OpKind.CopySlices => "CopySlices",
-        OpKind.Copy => "CopyBackwards",
-        OpKind.Clone => "CloneBackward0",
-        OpKind.ToCopy => "ToCopyBackward0",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "op kind without a grad_fn name"),
-    };
 }

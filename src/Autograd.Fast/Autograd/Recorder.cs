@@ -3,14 +3,24 @@ using AutogradFast.Storage;
 
 namespace AutogradFast.Graph;
 
-/// <summary>Appends nodes to the tape: what every op calls after its forward kernel.</summary>
+/// <summary>Appends nodes to the tape: what every op calls after its forward kernel. What a node saves comes from its row.</summary>
 internal static class Recorder
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool ShouldRecord(TensorContext c, int a, int b = -1)
         => c.GradEnabled && ((c.Records[a].Flags & TensorFlags.RequiresGrad) != 0 || (b >= 0 && (c.Records[b].Flags & TensorFlags.RequiresGrad) != 0));
 
+    /// <summary>Whether any of <paramref name="inputs"/> requires grad while grad mode is on.</summary>
+    public static bool ShouldRecord(TensorContext c, ReadOnlySpan<int> inputs)
+    {
+        if (!c.GradEnabled) return false;
+        foreach (int slot in inputs)
+            if ((c.Records[slot].Flags & TensorFlags.RequiresGrad) != 0) return true;
+        return false;
+    }
+
     /// <summary>Where a gradient for <paramref name="slot"/> goes: its producer node, its leaf accumulator, or nowhere.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int EdgeOf(TensorContext c, int slot)
     {
         ref TensorRecord r = ref c.Records[slot];
@@ -18,39 +28,91 @@ internal static class Recorder
         return r.Node >= 0 ? r.Node : Node.LeafEdge(slot);
     }
 
+    /// <summary>A node of one or two inputs; it saves what its row says. Every field is written once (the hot path of every recorded op).</summary>
     public static ref Node Record(TensorContext c, OpKind kind, int output, int input0, int input1 = -1)
     {
         ref Node n = ref c.AppendNode(out int index);
         n.Kind = kind;
+        n.InputCount = (byte)(input1 >= 0 ? 2 : 1);
         n.Output = output;
-        n.Input0 = input0;
-        n.Input1 = input1;
-        n.Edge0 = input0 >= 0 ? EdgeOf(c, input0) : Node.NoEdge;
-        n.Edge1 = input1 >= 0 ? EdgeOf(c, input1) : Node.NoEdge;
-        n.Saved0 = n.Saved1 = -1;
+        n.In0.Slot = input0;
+        n.In0.Edge = EdgeOf(c, input0);
+        n.In1.Slot = input1;
+        n.In1.Edge = input1 >= 0 ? EdgeOf(c, input1) : Node.NoEdge;
+        n.MoreInputs = -1;
+        n.Args = -1;
+        n.Scalar = 0;
+        n.Arg0 = n.Arg1 = 0;
+        Saves saves = s_saves[(int)kind];
+        n.Self.Slot = n.Other.Slot = n.Result.Slot = -1;
+        n.Flags = saves == Saves.None ? NodeFlags.None : NodeFlags.SavesValues;
+        if ((saves & ~Saves.Scalars) != 0) SaveTensors(c, ref n, saves);
         ref TensorRecord o = ref c.Records[output];
         o.Node = index;
         o.Flags |= TensorFlags.RequiresGrad;
         return ref n;
     }
 
-    /// <summary>Saves tensors for the rule, with their storage versions (checked at backward).</summary>
-    public static void Save(TensorContext c, ref Node n, int slot0, int slot1 = -1)
+    /// <summary>A node of any number of inputs (the first two inline, the rest in the side arena).</summary>
+    public static ref Node Record(TensorContext c, OpKind kind, int output, ReadOnlySpan<int> inputs)
     {
-        n.Flags |= NodeFlags.SavesValues;
-        n.Saved0 = slot0;
-        n.SavedVersion0 = c.Version(slot0);
-        if (slot1 >= 0)
+        if (inputs.Length is 0 or > byte.MaxValue) ThrowHelper.TooManyInputs(inputs.Length);
+        ref Node n = ref Record(c, kind, output, inputs.Length > 0 ? inputs[0] : -1, inputs.Length > 1 ? inputs[1] : -1);
+        n.InputCount = (byte)inputs.Length;
+        if (inputs.Length > 2)
         {
-            n.Saved1 = slot1;
-            n.SavedVersion1 = c.Version(slot1);
+            n.MoreInputs = c.AppendNodeInputs(inputs.Length - 2);
+            for (int i = 2; i < inputs.Length; i++)
+                c.NodeInputs[n.MoreInputs + i - 2] = new NodeInput { Slot = inputs[i], Edge = EdgeOf(c, inputs[i]) };
+        }
+        return ref n;
+    }
+
+    /// <summary>Each kind's saves, copied out of the rows (a byte per kind: the recorder's only table read).</summary>
+    private static readonly Saves[] s_saves = BuildSaves();
+
+    private static Saves[] BuildSaves()
+    {
+        OpKind[] kinds = Enum.GetValues<OpKind>();
+        var saves = new Saves[kinds.Length];
+        foreach (OpKind kind in kinds) saves[(int)kind] = OpRows.Of(kind).Saves;
+        return saves;
+    }
+
+    private static void SaveTensors(TensorContext c, ref Node n, Saves saves)
+    {
+        if ((saves & Saves.Self) != 0 || ((saves & Saves.SelfForOther) != 0 && n.In1.Edge != Node.NoEdge)) n.Self = Saved(c, n.In0.Slot);
+        if ((saves & Saves.Other) != 0 || ((saves & Saves.OtherForSelf) != 0 && n.In0.Edge != Node.NoEdge)) n.Other = Saved(c, n.In1.Slot);
+        if ((saves & Saves.Result) != 0) n.Result = Saved(c, n.Output);
+    }
+
+    private static SavedValue Saved(TensorContext c, int slot) => new() { Slot = slot, Version = c.Version(slot) };
+
+    /// <summary>Stores a region's geometry with the node (rank, offset, shape, strides), for rules that address part of a tensor.</summary>
+    public static void SaveGeometry(TensorContext c, ref Node n, in Ops.ViewGeometry g)
+    {
+        int at = c.AppendNodeArgs(2 + 2 * g.Rank);
+        n.Args = at;
+        c.NodeArgs[at] = g.Rank;
+        c.NodeArgs[at + 1] = g.Offset;
+        for (int i = 0; i < g.Rank; i++)
+        {
+            c.NodeArgs[at + 2 + i] = g.Shape[i];
+            c.NodeArgs[at + 2 + g.Rank + i] = g.Strides[i];
         }
     }
 
-    /// <summary>The rule needs only scalars, but PyTorch saves them as tensors and frees them after backward: match it.</summary>
-    public static void SaveScalarOnly(ref Node n, double scalar)
+    /// <summary>The geometry <see cref="SaveGeometry"/> stored at <paramref name="at"/>.</summary>
+    public static Ops.ViewGeometry Geometry(TensorContext c, int at)
     {
-        n.Flags |= NodeFlags.SavesValues;
-        n.Scalar = scalar;
+        Ops.ViewGeometry g = default;
+        g.Rank = c.NodeArgs[at];
+        g.Offset = c.NodeArgs[at + 1];
+        for (int i = 0; i < g.Rank; i++)
+        {
+            g.Shape[i] = c.NodeArgs[at + 2 + i];
+            g.Strides[i] = c.NodeArgs[at + 2 + g.Rank + i];
+        }
+        return g;
     }
 }

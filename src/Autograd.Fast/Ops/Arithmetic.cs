@@ -44,37 +44,48 @@ public readonly partial struct Tensor
     public Tensor Div(Tensor other) => this / other;
 
     /// <summary><c>-x</c></summary>
-    public Tensor Neg() => Arithmetic.Unary<NegateOperator>(this, OpKind.Neg, floatingResult: false);
+    public Tensor Neg()
+    {
+        TensorContext c = Ctx;
+        return new Tensor(c, Arithmetic.Neg(c, Slot));
+    }
 
     /// <summary><c>1 / x</c></summary>
-    public Tensor Reciprocal() => Arithmetic.Reciprocal(this);
+    public Tensor Reciprocal()
+    {
+        TensorContext c = Ctx;
+        return new Tensor(c, Arithmetic.Reciprocal(c, Slot));
+    }
 }
 }
 
 namespace AutogradFast.Ops
 {
-    internal static class Arithmetic
+    internal static unsafe class Arithmetic
     {
-        // add: grad_a = grad; grad_b = grad            (un-broadcast by the engine)
-        // sub: grad_a = grad; grad_b = -grad
-        // mul: grad_a = grad * b; grad_b = grad * a
-        // div: grad_a = grad / b; grad_b = -grad * a / (b * b)
         public static Tensor Binary<TOp>(Tensor a, Tensor b, OpKind kind) where TOp : struct, IElementwiseOperator
         {
             TensorContext c = ContextOf(a, b);
-            ref TensorRecord ra = ref c.Records[a.Slot];
-            ref TensorRecord rb = ref c.Records[b.Slot];
+            return new Tensor(c, Binary<TOp>(c, a.Slot, b.Slot, kind));
+        }
+
+        public static Tensor Scalar(Tensor a, double s, bool scalarIsIntegral, OpKind kind)
+        {
+            TensorContext c = a.Ctx;
+            return new Tensor(c, Scalar(c, a.Slot, s, scalarIsIntegral, kind));
+        }
+
+        public static int Binary<TOp>(TensorContext c, int a, int b, OpKind kind) where TOp : struct, IElementwiseOperator
+        {
+            ref TensorRecord ra = ref c.Records[a];
+            ref TensorRecord rb = ref c.Records[b];
             DType dtype = PromoteOperands(ra, rb);
             if (kind == OpKind.Div) dtype = FloatingResult(dtype); // true division
-            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpNames.Symbol(kind));
+            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpRows.Symbol(kind));
             int rank = Broadcasting.BroadcastShape(ra, rb, out Dims shape);
-            int result = Elementwise<TOp>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(a.Slot), Operand.Of(b.Slot), Operand.None);
-            if (Recorder.ShouldRecord(c, a.Slot, b.Slot))
-            {
-                ref Node n = ref Recorder.Record(c, kind, result, a.Slot, b.Slot);
-                if (kind is OpKind.Mul or OpKind.Div) Recorder.Save(c, ref n, a.Slot, b.Slot);
-            }
-            return new Tensor(c, result);
+            int result = Elementwise<TOp>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(a), Operand.Of(b), Operand.None);
+            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, kind, result, a, b);
+            return result;
         }
 
         /// <summary>
@@ -90,102 +101,127 @@ namespace AutogradFast.Ops
 
         private static int Category(DType dtype) => dtype switch { DType.Bool => 0, DType.Int64 => 1, _ => 2 };
 
-        // add/sub scalar: grad_a = grad;  rsub (s - a): grad_a = -grad
-        // mul scalar: grad_a = grad * s;  div scalar: grad_a = grad / s
-        public static Tensor Scalar(Tensor a, double s, bool scalarIsIntegral, OpKind kind)
+        public static int Scalar(TensorContext c, int a, double s, bool scalarIsIntegral, OpKind kind)
         {
-            TensorContext c = a.Ctx;
-            DType dtype = WithScalar(c.Records[a.Slot].DType, scalarIsIntegral);
-            if (kind == OpKind.DivScalar) dtype = FloatingResult(dtype);
-            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpNames.Symbol(kind));
-            Operand x = Operand.Of(a.Slot), k = Operand.Of(s);
+            DType dtype = c.Records[a].DType;
+            if (!dtype.IsFloatingPoint())
+            {
+                dtype = WithScalar(dtype, scalarIsIntegral);
+                if (kind == OpKind.DivScalar) dtype = FloatingResult(dtype);
+                if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpRows.Symbol(kind));
+            }
+            Operand x = Operand.Of(a), k = Operand.Of(s);
             int result = kind switch
             {
-                OpKind.AddScalar => Map<AddOperator>(c, a.Slot, dtype, x, k),
-                OpKind.SubScalar => Map<SubtractOperator>(c, a.Slot, dtype, x, k),
-                OpKind.RsubScalar => Map<SubtractOperator>(c, a.Slot, dtype, k, x),
-                OpKind.MulScalar => Map<MultiplyOperator>(c, a.Slot, dtype, x, k),
-                _ => Map<DivideOperator>(c, a.Slot, dtype, x, k),
+                OpKind.AddScalar => Map<AddOperator>(c, a, dtype, x, k),
+                OpKind.SubScalar => Map<SubtractOperator>(c, a, dtype, x, k),
+                OpKind.RsubScalar => Map<SubtractOperator>(c, a, dtype, k, x),
+                OpKind.MulScalar => Map<MultiplyOperator>(c, a, dtype, x, k),
+                OpKind.DivScalar => Map<DivideOperator>(c, a, dtype, x, k),
+                _ => ThrowHelper.NotAnOpOf<int>(kind, "Scalar"),
             };
-            if (Recorder.ShouldRecord(c, a.Slot))
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, kind, result, a).Scalar = s;
+            return result;
+        }
+
+        public static int Neg(TensorContext c, int a)
+        {
+            DType dtype = c.Records[a].DType;
+            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpRows.Symbol(OpKind.Neg));
+            int result = Map<NegateOperator>(c, a, dtype, Operand.Of(a));
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.Neg, result, a);
+            return result;
+        }
+
+        public static int Reciprocal(TensorContext c, int a)
+        {
+            int result = Map<DivideOperator>(c, a, FloatingResult(c.Records[a].DType), Operand.Of(1.0), Operand.Of(a));
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.Reciprocal, result, a);
+            return result;
+        }
+
+        /// <summary>
+        /// <c>a * (k * b)</c> in one kernel (a gradient times a constant multiple of a saved value: pow 2's
+        /// and x * x's rules). Differentiable in turn: its row is <see cref="ScaledMulBackward"/>.
+        /// </summary>
+        public static int ScaledMul(TensorContext c, int a, int b, double k)
+        {
+            ref TensorRecord ra = ref c.Records[a];
+            int rank = Broadcasting.BroadcastShape(ra, c.Records[b], out Dims shape);
+            int result = Elementwise<GradTimesScaledOperator>(c, PromoteOperands(ra, c.Records[b]), shape.AsSpan(rank), temporary: false, Operand.Of(a), Operand.Of(b), Operand.Of(k));
+            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, OpKind.ScaledMul, result, a, b).Scalar = k;
+            return result;
+        }
+
+        // ---- rows: name, saves, backward rule (derivatives.yaml's line as a comment) ----
+
+        internal static readonly OpRow AddRow = new("AddBackward0", Saves.None, &AddBackward);
+        internal static readonly OpRow AddScalarRow = new("AddBackward0", Saves.None, &PassBackward);
+        internal static readonly OpRow SubRow = new("SubBackward0", Saves.None, &SubBackward);
+        internal static readonly OpRow SubScalarRow = new("SubBackward0", Saves.None, &PassBackward);
+        internal static readonly OpRow RsubScalarRow = new("RsubBackward1", Saves.None, &NegBackward);
+        internal static readonly OpRow MulRow = new("MulBackward0", Saves.SelfForOther | Saves.OtherForSelf, &MulBackward);
+        internal static readonly OpRow MulScalarRow = new("MulBackward0", Saves.Scalars, &MulScalarBackward);
+        internal static readonly OpRow DivRow = new("DivBackward0", Saves.Other | Saves.SelfForOther, &DivBackward);
+        internal static readonly OpRow DivScalarRow = new("DivBackward0", Saves.Scalars, &DivScalarBackward);
+        internal static readonly OpRow NegRow = new("NegBackward0", Saves.None, &NegBackward);
+        internal static readonly OpRow ReciprocalRow = new("ReciprocalBackward0", Saves.Result, &ReciprocalBackward);
+        internal static readonly OpRow ScaledMulRow = new("ScaledMulBackward0", Saves.SelfForOther | Saves.OtherForSelf, &ScaledMulBackward);
+
+        // add: self: grad; other: grad    (the engine sums each back to its input's shape)
+        private static void AddBackward(ref Backward b)
+        {
+            b.Out(0, b.Grad);
+            b.Out(1, b.Grad);
+        }
+
+        // add/sub with a scalar: self: grad
+        private static void PassBackward(ref Backward b) => b.Out(0, b.Grad);
+
+        // sub: self: grad; other: -grad
+        private static void SubBackward(ref Backward b)
+        {
+            b.Out(0, b.Grad);
+            if (b.Needs(1)) b.Out(1, -b.Grad);
+        }
+
+        // neg, rsub: self: -grad
+        private static void NegBackward(ref Backward b) => b.Out(0, -b.Grad);
+
+        // mul: self: grad * other; other: grad * self
+        private static void MulBackward(ref Backward b)
+        {
+            if (b.InputsAreOneTensor)
             {
-                ref Node n = ref Recorder.Record(c, kind, result, a.Slot);
-                n.Scalar = s;
-                // PyTorch saves the scalar of mul and div (as a tensor, freed after backward), not of add and sub.
-                if (kind is OpKind.MulScalar or OpKind.DivScalar) Recorder.SaveScalarOnly(ref n, s);
-            }
-            return new Tensor(c, result);
-        }
-
-        // neg: grad_a = -grad
-        public static Tensor Unary<TOp>(Tensor a, OpKind kind, bool floatingResult) where TOp : struct, IElementwiseOperator
-        {
-            TensorContext c = a.Ctx;
-            DType dtype = c.Records[a.Slot].DType;
-            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpNames.Symbol(kind));
-            int result = Map<TOp>(c, a.Slot, floatingResult ? FloatingResult(dtype) : dtype, Operand.Of(a.Slot));
-            if (Recorder.ShouldRecord(c, a.Slot)) Recorder.Record(c, kind, result, a.Slot);
-            return new Tensor(c, result);
-        }
-
-        // reciprocal: grad_a = -grad * y * y   (y = 1 / a)
-        public static Tensor Reciprocal(Tensor a)
-        {
-            TensorContext c = a.Ctx;
-            int result = Map<DivideOperator>(c, a.Slot, FloatingResult(c.Records[a.Slot].DType), Operand.Of(1.0), Operand.Of(a.Slot));
-            if (Recorder.ShouldRecord(c, a.Slot))
-            {
-                ref Node n = ref Recorder.Record(c, OpKind.Reciprocal, result, a.Slot);
-                Recorder.Save(c, ref n, result);
-            }
-            return new Tensor(c, result);
-        }
-
-        // ---- backward rules (called from Derivatives.Apply) ----
-
-        public static void AddBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
-        {
-            bool both = n.Edge0 != Node.NoEdge && n.Edge1 != Node.NoEdge;
-            g0 = n.Edge0 != Node.NoEdge ? g : -1;
-            g1 = n.Edge1 == Node.NoEdge ? -1 : both ? CopyOf(c, g) : g;
-        }
-
-        public static void SubBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
-        {
-            g0 = n.Edge0 != Node.NoEdge ? g : -1;
-            g1 = n.Edge1 != Node.NoEdge ? GradMap<NegateOperator>(c, g, Operand.Of(g)) : -1;
-        }
-
-        public static void MulBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
-        {
-            if (n.Saved0 == n.Saved1 && n.Edge0 == n.Edge1 && n.Edge0 != Node.NoEdge)
-            {
-                // a * a: both gradients go to the same place; g * (2 * a) in one pass equals g*a + g*a bit for bit.
-                g0 = GradMap<GradTimesScaledOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0), Operand.Of(2.0));
-                g1 = -1;
+                // x * x: both gradients reach one tensor; grad * (2 * x) equals grad*x + grad*x bit for bit.
+                b.Out(0, Var.ScaledMul(b.Grad, b.Self, 2));
                 return;
             }
-            g0 = n.Edge0 != Node.NoEdge ? GradMap<MultiplyOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved1)) : -1;
-            g1 = n.Edge1 != Node.NoEdge ? GradMap<MultiplyOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)) : -1;
+            if (b.Needs(0)) b.Out(0, b.Grad * b.Other);
+            if (b.Needs(1)) b.Out(1, b.Grad * b.Self);
         }
 
-        public static void DivBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
+        // mul by a scalar: self: grad * other
+        private static void MulScalarBackward(ref Backward b) => b.Out(0, b.Grad * b.Scalar);
+
+        // div: self: grad / other; other: -grad * self / (other * other)
+        private static void DivBackward(ref Backward b)
         {
-            g0 = n.Edge0 != Node.NoEdge ? GradMap<DivideOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved1)) : -1;
-            g1 = n.Edge1 != Node.NoEdge ? GradMap<DivisorGradOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0), Operand.Of(n.Saved1)) : -1;
+            if (b.Needs(0)) b.Out(0, b.Grad / b.Other);
+            if (b.Needs(1)) b.Out(1, -b.Grad * b.Self / (b.Other * b.Other));
         }
 
-        public static int ScalarBackward(TensorContext c, ref Node n, int g) => n.Kind switch
+        // div by a scalar: self: grad / other
+        private static void DivScalarBackward(ref Backward b) => b.Out(0, b.Grad / b.Scalar);
+
+        // reciprocal: self: -grad * (result * result)
+        private static void ReciprocalBackward(ref Backward b) => b.Out(0, -b.Grad * (b.Result * b.Result));
+
+        // scaled mul, a * (k * b): a: grad * (k * b); b: a * (k * grad)
+        private static void ScaledMulBackward(ref Backward b)
         {
-            OpKind.AddScalar or OpKind.SubScalar => g,
-            OpKind.RsubScalar => GradMap<NegateOperator>(c, g, Operand.Of(g)),
-            OpKind.MulScalar => GradMap<MultiplyOperator>(c, g, Operand.Of(g), Operand.Of(n.Scalar)),
-            _ => GradMap<DivideOperator>(c, g, Operand.Of(g), Operand.Of(n.Scalar)),
-        };
-
-        public static int NegBackward(TensorContext c, int g) => GradMap<NegateOperator>(c, g, Operand.Of(g));
-
-        public static int ReciprocalBackward(TensorContext c, ref Node n, int g)
-            => GradMap<ReciprocalGradOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0));
+            if (b.Needs(0)) b.Out(0, Var.ScaledMul(b.Grad, b.Other, b.Scalar));
+            if (b.Needs(1)) b.Out(1, Var.ScaledMul(b.Self, b.Grad, b.Scalar));
+        }
     }
 }

@@ -50,14 +50,14 @@ internal static unsafe class Broadcasting
     /// Sums a contiguous gradient back to <paramref name="target"/>'s shape (which must broadcast to
     /// the gradient's): the engine's one place for undoing broadcasting. Returns a new temporary.
     /// </summary>
-    public static int SumToShape(TensorContext c, int grad, in Dims target, int targetRank)
+    public static int SumToShape(TensorContext c, int grad, in Dims target, int targetRank, bool temporary = true)
     {
         DType dtype = c.Records[grad].DType;
         // A target with more dimensions than the gradient has leading 1s there (an index-assigned value
         // of shape [1, 1, 3] into a row): sum to the rest, then give the result the whole shape.
         int lead = Math.Max(targetRank - c.Records[grad].Rank, 0);
         ReadOnlySpan<int> shape = ((ReadOnlySpan<int>)target)[..targetRank];
-        int result = c.NewTensor(dtype, shape[lead..], zero: true, temporary: true);
+        int result = c.NewTensor(dtype, shape[lead..], zero: true, temporary);
         switch (dtype)
         {
             case DType.Float32: SumToShape<float>(c, grad, result); break;

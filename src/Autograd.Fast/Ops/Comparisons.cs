@@ -35,7 +35,13 @@ namespace AutogradFast.Ops
         public static Tensor Compare(Tensor a, Operand b, Tensor bTensor, Comparison op)
         {
             TensorContext c = OpSupport.ContextOf(a, bTensor);
-            ref TensorRecord ra = ref c.Records[a.Slot];
+            return new Tensor(c, Compare(c, Operand.Of(a.Slot), b, op));
+        }
+
+        public static int Compare(TensorContext c, Operand aOperand, Operand b, Comparison op)
+        {
+            int a = aOperand.Slot;
+            ref TensorRecord ra = ref c.Records[a];
             DType dtype = b.IsScalar
                 ? OpSupport.WithScalar(ra.DType, double.IsInteger(b.Scalar))
                 : Arithmetic.PromoteOperands(ra, c.Records[b.Slot]);
@@ -46,11 +52,11 @@ namespace AutogradFast.Ops
             int result = c.NewTensor(DType.Bool, shape.AsSpan(rank), zero: false);
             switch (dtype)
             {
-                case DType.Float32: Run<float>(c, op, Operand.Of(a.Slot), b, result); break;
-                case DType.Float64: Run<double>(c, op, Operand.Of(a.Slot), b, result); break;
-                default: Run<long>(c, op, Operand.Of(a.Slot), b, result); break;
+                case DType.Float32: Run<float>(c, op, aOperand, b, result); break;
+                case DType.Float64: Run<double>(c, op, aOperand, b, result); break;
+                default: Run<long>(c, op, aOperand, b, result); break;
             }
-            return new Tensor(c, result);
+            return result;
         }
 
         /// <summary>

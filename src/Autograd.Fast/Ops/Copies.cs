@@ -24,9 +24,8 @@ namespace AutogradFast
 
 namespace AutogradFast.Ops
 {
-    internal static class Copies
+    internal static unsafe class Copies
     {
-        // clone: grad_a = grad
         public static Tensor Clone(Tensor a)
         {
             TensorContext c = a.Ctx;
@@ -35,18 +34,27 @@ namespace AutogradFast.Ops
             return new Tensor(c, result);
         }
 
-        // to(dtype): grad_a = grad, converted back to a's dtype by the engine
         public static Tensor To(Tensor a, DType dtype)
         {
             TensorContext c = a.Ctx;
-            if (c.Records[a.Slot].DType == dtype) return a;
-            int result = StridedCopy.CastToTemporary(c, a.Slot, dtype, temporary: false);
-            // Integer and bool results carry no gradient, as in PyTorch.
-            if (dtype.IsFloatingPoint() && Recorder.ShouldRecord(c, a.Slot)) Recorder.Record(c, OpKind.ToCopy, result, a.Slot);
-            return new Tensor(c, result);
+            return new Tensor(c, To(c, a.Slot, dtype));
         }
 
-        /// <summary>Both rules hand the gradient on unchanged (the engine sums and casts it to the input).</summary>
-        public static int IdentityBackward(int g) => g;
+        public static int To(TensorContext c, int a, DType dtype)
+        {
+            if (c.Records[a].DType == dtype) return a;
+            int result = StridedCopy.CastToTemporary(c, a, dtype, temporary: false);
+            // Integer and bool results carry no gradient, as in PyTorch.
+            if (dtype.IsFloatingPoint() && Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.ToCopy, result, a);
+            return result;
+        }
+
+        // ---- rows ----
+
+        internal static readonly OpRow CloneRow = new("CloneBackward0", Saves.None, &PassRule);
+        internal static readonly OpRow ToCopyRow = new("ToCopyBackward0", Saves.None, &PassRule);
+
+        // clone: self: grad;  to: self: grad.to(self's dtype), by the engine
+        private static void PassRule(ref Backward b) => b.Out(0, b.Grad);
     }
 }

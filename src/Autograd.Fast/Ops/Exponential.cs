@@ -13,7 +13,11 @@ namespace AutogradFast
     public readonly partial struct Tensor
     {
         /// <summary><c>x ** exponent</c> for any real exponent (integer tensors compute in float32).</summary>
-        public Tensor Pow(double exponent) => Exponential.Pow(this, exponent);
+        public Tensor Pow(double exponent)
+        {
+            TensorContext c = Ctx;
+            return new Tensor(c, Exponential.Pow(c, Slot, exponent));
+        }
 
         /// <summary><c>torch.exp(x)</c></summary>
         public Tensor Exp() => Exponential.Transcendental(this, OpKind.Exp);
@@ -28,7 +32,7 @@ namespace AutogradFast
         public Tensor Sigmoid() => Exponential.Transcendental(this, OpKind.Sigmoid);
 
         /// <summary><c>torch.relu(x)</c></summary>
-        public Tensor Relu() => Exponential.Relu(this);
+        public Tensor Relu() => Exponential.Transcendental(this, OpKind.Relu);
     }
 }
 
@@ -36,19 +40,12 @@ namespace AutogradFast.Ops
 {
     internal static unsafe class Exponential
     {
-        // pow: grad_a = grad * (p * a^(p-1))      (0 where p == 0)
-        public static Tensor Pow(Tensor a, double p)
+        public static int Pow(TensorContext c, int a, double p)
         {
-            TensorContext c = a.Ctx;
-            DType dtype = FloatingResult(c.Records[a.Slot].DType);
-            int result = PowForward(c, a.Slot, p, dtype, temporary: false);
-            if (Recorder.ShouldRecord(c, a.Slot))
-            {
-                ref Node n = ref Recorder.Record(c, OpKind.PowScalar, result, a.Slot);
-                Recorder.Save(c, ref n, a.Slot);
-                n.Scalar = p;
-            }
-            return new Tensor(c, result);
+            DType dtype = FloatingResult(c.Records[a].DType);
+            int result = PowForward(c, a, p, dtype, temporary: false);
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.PowScalar, result, a).Scalar = p;
+            return result;
         }
 
         /// <summary>x^p with PyTorch's special cases (x*x for 2, x*x*x for 3, sqrt for 0.5 ...), so results match it bit for bit.</summary>
@@ -71,66 +68,127 @@ namespace AutogradFast.Ops
             }
         }
 
-        public static int PowBackward(TensorContext c, ref Node n, int g)
+        /// <summary>
+        /// pow's backward kernel, <c>grad * (p * self^(p-1))</c> in PyTorch's order (zeros for p = 0),
+        /// one pass where p is 2. An op with a derivative of its own (<see cref="PowBackwardRow"/>).
+        /// </summary>
+        public static int PowBackward(TensorContext c, int grad, int self, double p)
         {
-            double p = n.Scalar;
-            if (p == 0) return GradMap<MultiplyOperator>(c, g, Operand.Of(g), Operand.Of(0.0));
-            if (p == 2) return GradMap<GradTimesScaledOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0), Operand.Of(p));
-            int power = PowForward(c, n.Saved0, p - 1, c.Records[g].DType, temporary: true);
-            int grad = GradMap<GradTimesScaledOperator>(c, g, Operand.Of(g), Operand.Of(power), Operand.Of(p));
-            c.ReleaseTemporary(power);
-            return grad;
+            ref TensorRecord g = ref c.Records[grad];
+            int rank = Broadcasting.BroadcastShape(g, c.Records[self], out Dims shape);
+            DType dtype = g.DType;
+            int result;
+            if (p == 0) result = c.NewTensor(dtype, shape.AsSpan(rank), zero: true);
+            else if (p == 2) result = Elementwise<GradTimesScaledOperator>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(grad), Operand.Of(self), Operand.Of(p));
+            else
+            {
+                int power = PowForward(c, self, p - 1, dtype, temporary: true); // inside the fused kernel: never part of a graph
+                result = Elementwise<GradTimesScaledOperator>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(grad), Operand.Of(power), Operand.Of(p));
+                c.ReleaseTemporary(power);
+            }
+            if (Recorder.ShouldRecord(c, grad, self)) Recorder.Record(c, OpKind.PowBackward, result, grad, self).Scalar = p;
+            return result;
         }
 
-        // exp:     grad_a = grad * y
-        // log:     grad_a = grad / a
-        // tanh:    grad_a = grad * (1 - y^2)
-        // sigmoid: grad_a = grad * (1 - y) * y
         public static Tensor Transcendental(Tensor a, OpKind kind)
         {
             TensorContext c = a.Ctx;
-            ref TensorRecord r = ref c.Records[a.Slot];
-            DType dtype = FloatingResult(r.DType);
+            return new Tensor(c, Transcendental(c, a.Slot, kind));
+        }
+
+        public static int Transcendental(TensorContext c, int a, OpKind kind)
+        {
+            ref TensorRecord r = ref c.Records[a];
+            if (r.DType == DType.Bool && kind == OpKind.Relu) ThrowHelper.BoolArithmetic("relu");
+            DType dtype = kind == OpKind.Relu ? r.DType : FloatingResult(r.DType);
             int result = kind switch
             {
-                OpKind.Exp => Elementwise<ExpOperator>(c, dtype, r.Shape.AsSpan(r.Rank), temporary: false, Operand.Of(a.Slot), default, default),
-                OpKind.Log => Transcendental(c, a.Slot, dtype, temporary: false, TranscendentalFunction.Log, 0),
-                OpKind.Tanh => Transcendental(c, a.Slot, dtype, temporary: false, TranscendentalFunction.Tanh, 0),
-                _ => Transcendental(c, a.Slot, dtype, temporary: false, TranscendentalFunction.Sigmoid, 0),
+                OpKind.Exp => Elementwise<ExpOperator>(c, dtype, r.Shape.AsSpan(r.Rank), temporary: false, Operand.Of(a), default, default),
+                OpKind.Log => Transcendental(c, a, dtype, temporary: false, TranscendentalFunction.Log, 0),
+                OpKind.Tanh => Transcendental(c, a, dtype, temporary: false, TranscendentalFunction.Tanh, 0),
+                OpKind.Sigmoid => Transcendental(c, a, dtype, temporary: false, TranscendentalFunction.Sigmoid, 0),
+                OpKind.Relu => Map<ReluOperator>(c, a, dtype, Operand.Of(a)),
+                _ => ThrowHelper.NotAnOpOf<int>(kind, "Transcendental"),
             };
-            if (Recorder.ShouldRecord(c, a.Slot))
-            {
-                ref Node n = ref Recorder.Record(c, kind, result, a.Slot);
-                Recorder.Save(c, ref n, kind == OpKind.Log ? a.Slot : result);
-            }
-            return new Tensor(c, result);
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, kind, result, a);
+            return result;
         }
 
-        public static int TranscendentalBackward(TensorContext c, ref Node n, int g) => n.Kind switch
+        /// <summary>The fused backward kernels of tanh, sigmoid and relu: <c>kernel(grad, result)</c>, differentiable in turn.</summary>
+        public static int FusedBackward(TensorContext c, int grad, int result, OpKind kind)
         {
-            OpKind.Exp => GradMap<MultiplyOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)),
-            OpKind.Log => GradMap<DivideOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)),
-            OpKind.Tanh => GradMap<TanhGradOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)),
-            _ => GradMap<SigmoidGradOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0)),
-        };
-
-        // relu: grad_a = y > 0 ? grad : 0
-        public static Tensor Relu(Tensor a)
-        {
-            TensorContext c = a.Ctx;
-            DType dtype = c.Records[a.Slot].DType;
-            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic("relu");
-            int result = Map<ReluOperator>(c, a.Slot, dtype, Operand.Of(a.Slot));
-            if (Recorder.ShouldRecord(c, a.Slot))
+            ref TensorRecord g = ref c.Records[grad];
+            int rank = Broadcasting.BroadcastShape(g, c.Records[result], out Dims shape);
+            Operand x = Operand.Of(grad), y = Operand.Of(result);
+            int output = kind switch
             {
-                ref Node n = ref Recorder.Record(c, OpKind.Relu, result, a.Slot);
-                Recorder.Save(c, ref n, result);
-            }
-            return new Tensor(c, result);
+                OpKind.TanhBackward => Elementwise<TanhGradOperator>(c, g.DType, shape.AsSpan(rank), temporary: false, x, y, default),
+                OpKind.SigmoidBackward => Elementwise<SigmoidGradOperator>(c, g.DType, shape.AsSpan(rank), temporary: false, x, y, default),
+                OpKind.ThresholdBackward => Elementwise<ReluGradOperator>(c, g.DType, shape.AsSpan(rank), temporary: false, x, y, default),
+                _ => ThrowHelper.NotAnOpOf<int>(kind, "FusedBackward"),
+            };
+            if (Recorder.ShouldRecord(c, grad, result)) Recorder.Record(c, kind, output, grad, result);
+            return output;
         }
 
-        public static int ReluBackward(TensorContext c, ref Node n, int g)
-            => GradMap<ReluGradOperator>(c, g, Operand.Of(g), Operand.Of(n.Saved0));
+        // ---- rows ----
+
+        internal static readonly OpRow PowRow = new("PowBackward0", Saves.Self, &PowRule);
+        internal static readonly OpRow ExpRow = new("ExpBackward0", Saves.Result, &ExpRule);
+        internal static readonly OpRow LogRow = new("LogBackward0", Saves.Self, &LogRule);
+        internal static readonly OpRow TanhRow = new("TanhBackward0", Saves.Result, &TanhRule);
+        internal static readonly OpRow SigmoidRow = new("SigmoidBackward0", Saves.Result, &SigmoidRule);
+        internal static readonly OpRow ReluRow = new("ReluBackward0", Saves.Result, &ReluRule);
+        internal static readonly OpRow PowBackwardRow = new("PowBackwardBackward0", Saves.Self | Saves.Other, &PowBackwardRule);
+        internal static readonly OpRow TanhBackwardRow = new("TanhBackwardBackward0", Saves.Self | Saves.Other, &TanhBackwardRule);
+        internal static readonly OpRow SigmoidBackwardRow = new("SigmoidBackwardBackward0", Saves.Self | Saves.Other, &SigmoidBackwardRule);
+        internal static readonly OpRow ThresholdBackwardRow = new("ThresholdBackwardBackward0", Saves.Other, &ThresholdBackwardRule);
+
+        // pow: self: pow_backward(grad, self, exponent)     = grad * (exponent * self^(exponent - 1))
+        private static void PowRule(ref Backward b) => b.Out(0, Var.PowBackward(b.Grad, b.Self, b.Scalar));
+
+        // exp: self: grad * result
+        private static void ExpRule(ref Backward b) => b.Out(0, b.Grad * b.Result);
+
+        // log: self: grad / self
+        private static void LogRule(ref Backward b) => b.Out(0, b.Grad / b.Self);
+
+        // tanh: self: tanh_backward(grad, result)           = grad * (1 - result^2)
+        private static void TanhRule(ref Backward b) => b.Out(0, Var.TanhBackward(b.Grad, b.Result));
+
+        // sigmoid: self: sigmoid_backward(grad, result)     = grad * (1 - result) * result
+        private static void SigmoidRule(ref Backward b) => b.Out(0, Var.SigmoidBackward(b.Grad, b.Result));
+
+        // relu: self: threshold_backward(grad, result, 0)   = result > 0 ? grad : 0
+        private static void ReluRule(ref Backward b) => b.Out(0, Var.ThresholdBackward(b.Grad, b.Result));
+
+        // pow_backward(grad, self, p): grad: pow_backward(g, self, p); self: pow_backward(g * grad, self, p - 1) * p
+        private static void PowBackwardRule(ref Backward b)
+        {
+            double p = b.Scalar;
+            if (b.Needs(0)) b.Out(0, Var.PowBackward(b.Grad, b.Other, p));
+            if (b.Needs(1) && p != 0) b.Out(1, Var.PowBackward(b.Grad * b.Self, b.Other, p - 1) * p);
+        }
+
+        // tanh_backward(grad, y): grad: tanh_backward(g, y); y: -2 * y * grad * g
+        private static void TanhBackwardRule(ref Backward b)
+        {
+            if (b.Needs(0)) b.Out(0, Var.TanhBackward(b.Grad, b.Other));
+            if (b.Needs(1)) b.Out(1, b.Other * b.Self * b.Grad * -2.0);
+        }
+
+        // sigmoid_backward(grad, y): grad: sigmoid_backward(g, y); y: g * grad * (1 - 2 * y)
+        private static void SigmoidBackwardRule(ref Backward b)
+        {
+            if (b.Needs(0)) b.Out(0, Var.SigmoidBackward(b.Grad, b.Other));
+            if (b.Needs(1)) b.Out(1, b.Grad * b.Self * (1.0 - b.Other * 2.0));
+        }
+
+        // threshold_backward(grad, y): grad: threshold_backward(g, y); y: zeros (not differentiable in y)
+        private static void ThresholdBackwardRule(ref Backward b)
+        {
+            if (b.Needs(0)) b.Out(0, Var.ThresholdBackward(b.Grad, b.Other));
+        }
 
         /// <summary>f(x) as a new tensor: deferred for fusion when large and the input streams, else computed now.</summary>
         private static int Transcendental(TensorContext c, int x, DType dtype, bool temporary, TranscendentalFunction f, double p)

@@ -37,7 +37,7 @@ namespace AutogradFast
 
 namespace AutogradFast.Ops
 {
-    internal static class InPlace
+    internal static unsafe class InPlace
     {
         /// <summary>PyTorch's rules for in-place writes while autograd records.</summary>
         public static void CheckWritable(TensorContext c, int target, int source)
@@ -84,31 +84,34 @@ namespace AutogradFast.Ops
         public static Tensor Copy(Tensor t, Tensor source)
         {
             TensorContext c = OpSupport.ContextOf(t, source);
-            CheckWritable(c, t.Slot, source.Slot);
-            CheckNoInternalOverlap(c, t.Slot, "Copy_()");
-            // An integer or bool target takes the values without a graph, as in PyTorch.
-            bool record = c.Records[t.Slot].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, t.Slot, source.Slot);
-            if (record)
-            {
-                if ((c.Records[t.Slot].Flags & TensorFlags.IsView) != 0) ThrowHelper.RecordedCopyIntoView();
-                if (!c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope("Copy_()");
-            }
-            c.BeforeWrite(t.Slot);
-            CopyInto(c, t.Slot, source.Slot);
-            c.BumpVersion(t.Slot);
-            if (record) Recorder.Record(c, OpKind.Copy, t.Slot, t.Slot, source.Slot);
+            Copy(c, t.Slot, source.Slot);
             return t;
         }
 
-        public static void CopyBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
+        public static void Copy(TensorContext c, int t, int source)
         {
-            g0 = -1;
-            if (n.Edge0 != Node.NoEdge)
+            CheckWritable(c, t, source);
+            CheckNoInternalOverlap(c, t, "Copy_()");
+            // An integer or bool target takes the values without a graph, as in PyTorch.
+            bool record = c.Records[t].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, t, source);
+            if (record)
             {
-                ref TensorRecord r = ref c.Records[g];
-                g0 = c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: true, temporary: true);
+                if ((c.Records[t].Flags & TensorFlags.IsView) != 0) ThrowHelper.RecordedCopyIntoView();
+                if (!c.NodeOutlivesTensorScope(t)) ThrowHelper.InPlaceOnOuterScope("Copy_()");
             }
-            g1 = n.Edge1 != Node.NoEdge ? g : -1;
+            c.BeforeWrite(t);
+            CopyInto(c, t, source);
+            c.BumpVersion(t);
+            if (record) Recorder.Record(c, OpKind.Copy, t, t, source);
+        }
+
+        internal static readonly OpRow CopyRow = new("CopyBackwards", Saves.None, &CopyRule);
+
+        // copy_: self: zeros_like(grad) (its old value is overwritten); src: grad (summed back to src's shape, in src's dtype)
+        private static void CopyRule(ref Backward b)
+        {
+            if (b.Needs(0)) b.Out(0, b.Grad.ZerosLike());
+            if (b.Needs(1)) b.Out(1, b.Grad);
         }
 
         public static Tensor Fill(Tensor t, double value)

@@ -11,22 +11,38 @@ namespace AutogradFast
     public readonly partial struct Tensor
     {
         /// <summary><c>torch.dot(a, b)</c>: 1-D tensors of equal length and dtype.</summary>
-        public static Tensor Dot(Tensor a, Tensor b) => Products.Dot(a, b);
+        public static Tensor Dot(Tensor a, Tensor b)
+        {
+            TensorContext c = ContextOf(a, b);
+            return new Tensor(c, Products.Dot(c, a.Slot, b.Slot));
+        }
 
         /// <summary><c>torch.mm(a, b)</c>: 2-D by 2-D.</summary>
-        public static Tensor Mm(Tensor a, Tensor b) => Products.Mm(a, b);
+        public static Tensor Mm(Tensor a, Tensor b)
+        {
+            TensorContext c = ContextOf(a, b);
+            return new Tensor(c, Products.Mm(c, a.Slot, b.Slot));
+        }
 
         /// <summary><c>torch.mv(a, v)</c>: 2-D by 1-D.</summary>
-        public static Tensor Mv(Tensor a, Tensor v) => Products.Mv(a, v);
+        public static Tensor Mv(Tensor a, Tensor v)
+        {
+            TensorContext c = ContextOf(a, v);
+            return new Tensor(c, Products.Mv(c, a.Slot, v.Slot));
+        }
 
         /// <summary><c>torch.matmul(a, b)</c> (Python's <c>a @ b</c>) for 1-D and 2-D operands.</summary>
-        public static Tensor MatMul(Tensor a, Tensor b) => Products.MatMul(a, b);
+        public static Tensor MatMul(Tensor a, Tensor b)
+        {
+            TensorContext c = ContextOf(a, b);
+            return new Tensor(c, Products.MatMul(c, a.Slot, b.Slot));
+        }
 
-        public Tensor Dot(Tensor other) => Products.Dot(this, other);
+        public Tensor Dot(Tensor other) => Dot(this, other);
 
-        public Tensor Mm(Tensor other) => Products.Mm(this, other);
+        public Tensor Mm(Tensor other) => Mm(this, other);
 
-        public Tensor MatMul(Tensor other) => Products.MatMul(this, other);
+        public Tensor MatMul(Tensor other) => MatMul(this, other);
     }
 }
 
@@ -36,18 +52,16 @@ namespace AutogradFast.Ops
 
     internal static unsafe class Products
     {
-        // dot: grad_a = grad * b; grad_b = grad * a
-        public static Tensor Dot(Tensor a, Tensor b)
+        public static int Dot(TensorContext c, int a, int b)
         {
-            TensorContext c = ContextOf(a, b);
-            ref TensorRecord ra = ref c.Records[a.Slot];
-            ref TensorRecord rb = ref c.Records[b.Slot];
+            ref TensorRecord ra = ref c.Records[a];
+            ref TensorRecord rb = ref c.Records[b];
             if (ra.Rank != 1 || rb.Rank != 1) ThrowHelper.DotRank(ra.Rank, rb.Rank);
             if (ra.NumEl != rb.NumEl) ThrowHelper.DotSize(ra.NumEl, rb.NumEl);
             if (ra.DType != rb.DType) ThrowHelper.DotDType(ra.DType, rb.DType);
             DType dtype = ra.DType;
             if (dtype == DType.Bool) ThrowHelper.BoolArithmetic("dot");
-            int ca = StridedCopy.ContiguousOrSelf(c, a.Slot), cb = StridedCopy.ContiguousOrSelf(c, b.Slot);
+            int ca = StridedCopy.ContiguousOrSelf(c, a), cb = StridedCopy.ContiguousOrSelf(c, b);
             int n = ra.NumEl;
             int result = c.NewTensor(dtype, [], zero: false);
             switch (dtype)
@@ -56,130 +70,79 @@ namespace AutogradFast.Ops
                 case DType.Float64: *c.Pointer<double>(result) = Reductions.Dot(c.Pointer<double>(ca), c.Pointer<double>(cb), n); break;
                 default: *c.Pointer<long>(result) = Reductions.Dot(c.Pointer<long>(ca), c.Pointer<long>(cb), n); break;
             }
-            ReleaseIfCopy(c, ca, a.Slot);
-            ReleaseIfCopy(c, cb, b.Slot);
-            if (Recorder.ShouldRecord(c, a.Slot, b.Slot))
-            {
-                ref Node node = ref Recorder.Record(c, OpKind.Dot, result, a.Slot, b.Slot);
-                Recorder.Save(c, ref node, a.Slot, b.Slot);
-            }
-            return new Tensor(c, result);
+            ReleaseIfCopy(c, ca, a);
+            ReleaseIfCopy(c, cb, b);
+            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, OpKind.Dot, result, a, b);
+            return result;
         }
 
-        public static void DotBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
+        public static int Mm(TensorContext c, int a, int b)
         {
-            if (n.Saved0 == n.Saved1 && n.Edge0 == n.Edge1 && n.Edge0 != Node.NoEdge)
-            {
-                // x.dot(x): both gradients go to the same place; g * (2 * x) in one pass equals g*x + g*x bit for bit.
-                g0 = GradMap<GradTimesScaledOperator>(c, n.Input0, Operand.Of(g), Operand.Of(n.Saved0), Operand.Of(2.0));
-                g1 = -1;
-                return;
-            }
-            g0 = n.Edge0 != Node.NoEdge ? GradMap<MultiplyOperator>(c, n.Input0, Operand.Of(g), Operand.Of(n.Saved1)) : -1;
-            g1 = n.Edge1 != Node.NoEdge ? GradMap<MultiplyOperator>(c, n.Input1, Operand.Of(g), Operand.Of(n.Saved0)) : -1;
-        }
-
-        // mm: grad_a = grad · bᵀ; grad_b = aᵀ · grad
-        public static Tensor Mm(Tensor a, Tensor b)
-        {
-            TensorContext c = ContextOf(a, b);
-            ref TensorRecord ra = ref c.Records[a.Slot];
-            ref TensorRecord rb = ref c.Records[b.Slot];
+            ref TensorRecord ra = ref c.Records[a];
+            ref TensorRecord rb = ref c.Records[b];
             if (ra.Rank != 2) ThrowHelper.MatrixExpected("self");
             if (rb.Rank != 2) ThrowHelper.MatrixExpected("mat2");
             if (ra.Shape[1] != rb.Shape[0]) ThrowHelper.MmShapes(ra.Shape[0], ra.Shape[1], rb.Shape[0], rb.Shape[1]);
             if (ra.DType != rb.DType) ThrowHelper.ScalarTypeMismatch(ra.DType, rb.DType);
             int m = ra.Shape[0], k = ra.Shape[1], n = rb.Shape[1];
             int result = c.NewTensor(ra.DType, [m, n], zero: false);
-            Multiply(c, GemmLayout.NN, a.Slot, b.Slot, result, m, k, n);
-            if (Recorder.ShouldRecord(c, a.Slot, b.Slot))
-            {
-                ref Node node = ref Recorder.Record(c, OpKind.Mm, result, a.Slot, b.Slot);
-                Recorder.Save(c, ref node, a.Slot, b.Slot);
-            }
-            return new Tensor(c, result);
+            Multiply(c, a, b, result, m, k, n);
+            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, OpKind.Mm, result, a, b);
+            return result;
         }
 
-        public static void MmBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
+        public static int Mv(TensorContext c, int a, int v)
         {
-            ref TensorRecord ra = ref c.Records[n.Saved0];
-            ref TensorRecord rb = ref c.Records[n.Saved1];
-            int m = ra.Shape[0], k = ra.Shape[1], cols = rb.Shape[1];
-            g0 = g1 = -1;
-            if (n.Edge0 != Node.NoEdge)
-            {
-                g0 = c.NewTensor(ra.DType, [m, k], zero: false, temporary: true);
-                Multiply(c, GemmLayout.NT, g, n.Saved1, g0, m, cols, k);
-            }
-            if (n.Edge1 != Node.NoEdge)
-            {
-                g1 = c.NewTensor(rb.DType, [k, cols], zero: false, temporary: true);
-                Multiply(c, GemmLayout.TN, n.Saved0, g, g1, k, m, cols);
-            }
-        }
-
-        // mv: grad_a = grad ⊗ v; grad_v = aᵀ · grad
-        public static Tensor Mv(Tensor a, Tensor v)
-        {
-            TensorContext c = ContextOf(a, v);
-            ref TensorRecord ra = ref c.Records[a.Slot];
-            ref TensorRecord rv = ref c.Records[v.Slot];
-            if (ra.Rank != 2 || rv.Rank != 1) ThrowHelper.MatMulShapes(a.Shape, v.Shape);
+            ref TensorRecord ra = ref c.Records[a];
+            ref TensorRecord rv = ref c.Records[v];
+            if (ra.Rank != 2 || rv.Rank != 1) ThrowHelper.MatMulShapes(new Size(ra.Shape, ra.Rank), new Size(rv.Shape, rv.Rank));
             if (ra.Shape[1] != rv.Shape[0]) ThrowHelper.MvSize(ra.Shape[0], ra.Shape[1], rv.Shape[0]);
             if (ra.DType != rv.DType) ThrowHelper.ScalarTypeMismatch(ra.DType, rv.DType);
             int m = ra.Shape[0], k = ra.Shape[1];
             int result = c.NewTensor(ra.DType, [m], zero: false);
-            Multiply(c, GemmLayout.NT, a.Slot, v.Slot, result, m, k, 1);
-            if (Recorder.ShouldRecord(c, a.Slot, v.Slot))
-            {
-                ref Node node = ref Recorder.Record(c, OpKind.Mv, result, a.Slot, v.Slot);
-                Recorder.Save(c, ref node, a.Slot, v.Slot);
-            }
-            return new Tensor(c, result);
-        }
-
-        public static void MvBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
-        {
-            ref TensorRecord ra = ref c.Records[n.Saved0];
-            int m = ra.Shape[0], k = ra.Shape[1];
-            g0 = g1 = -1;
-            if (n.Edge0 != Node.NoEdge)
-            {
-                g0 = c.NewTensor(ra.DType, [m, k], zero: false, temporary: true);
-                Multiply(c, GemmLayout.NN, g, n.Saved1, g0, m, 1, k);
-            }
-            if (n.Edge1 != Node.NoEdge)
-            {
-                g1 = c.NewTensor(ra.DType, [k], zero: false, temporary: true);
-                Multiply(c, GemmLayout.TN, n.Saved0, g, g1, k, m, 1);
-            }
+            Multiply(c, a, v, result, m, k, 1);
+            if (Recorder.ShouldRecord(c, a, v)) Recorder.Record(c, OpKind.Mv, result, a, v);
+            return result;
         }
 
         /// <summary>matmul: dot, mv, mm, or for 1-D @ 2-D an unsqueeze, mm and squeeze, as PyTorch records it.</summary>
-        public static Tensor MatMul(Tensor a, Tensor b)
+        public static int MatMul(TensorContext c, int a, int b)
         {
-            int ra = a.Dim(), rb = b.Dim();
-            if (ra == 1 && rb == 1) return Dot(a, b);
-            if (ra == 2 && rb == 2) return Mm(a, b);
-            if (ra == 2 && rb == 1)
+            ref TensorRecord ra = ref c.Records[a];
+            ref TensorRecord rb = ref c.Records[b];
+            int rankA = ra.Rank, rankB = rb.Rank;
+            if (rankA == 1 && rankB == 1) return Dot(c, a, b);
+            if (rankA == 2 && rankB == 2) return Mm(c, a, b);
+            if (rankA == 2 && rankB == 1) return Mv(c, a, b);
+            if (rankA == 1 && rankB == 2)
             {
-                if (a.Size(1) != b.Size(0)) ThrowHelper.MvSize(a.Size(0), a.Size(1), b.Size(0));
-                return Mv(a, b);
+                if (ra.Shape[0] != rb.Shape[0]) ThrowHelper.MmShapes(1, ra.Shape[0], rb.Shape[0], rb.Shape[1]);
+                return Views.Squeeze(c, Mm(c, Views.Unsqueeze(c, a, 0), b), 0);
             }
-            if (ra == 1 && rb == 2)
-            {
-                if (a.Size(0) != b.Size(0)) ThrowHelper.MmShapes(1, a.Size(0), b.Size(0), b.Size(1));
-                return Views.Squeeze(Mm(a.Unsqueeze(0), b), 0);
-            }
-            ThrowHelper.MatMulRank(ra, rb);
-            return default;
+            ThrowHelper.MatMulRank(rankA, rankB);
+            return -1;
         }
 
-        /// <summary>Runs a GEMM layout on the operand slots, copied contiguous (or cast to the result's dtype) where needed.</summary>
-        public static void Multiply(TensorContext c, GemmLayout layout, int a, int b, int result, int m, int k, int n)
+        /// <summary>
+        /// result = a · b for a [m, k] and b [k, n] (or a vector [k] when n = 1).
+        /// A transposed view of a contiguous matrix is read in place through the NT or TN layout (the
+        /// backward products <c>grad · otherᵀ</c> and <c>selfᵀ · grad</c> never copy); any other layout,
+        /// or a dtype other than the result's, is copied contiguous first.
+        /// </summary>
+        private static void Multiply(TensorContext c, int a, int b, int result, int m, int k, int n)
         {
             DType dtype = c.Records[result].DType;
-            int ca = ContiguousOf(c, a, dtype), cb = ContiguousOf(c, b, dtype);
+            int ca = GemmOperand(c, a, dtype, m, k, out bool aTransposed);
+            int cb = GemmOperand(c, b, dtype, k, n, out bool bTransposed);
+            if (aTransposed && bTransposed)
+            {
+                // No TT kernel: read b through a contiguous copy.
+                int copy = StridedCopy.Clone(c, b, temporary: true);
+                ReleaseIfCopy(c, cb, b);
+                cb = copy;
+                bTransposed = false;
+            }
+            GemmLayout layout = aTransposed ? GemmLayout.TN : bTransposed ? GemmLayout.NT : GemmLayout.NN;
             switch (dtype)
             {
                 case DType.Float32: Run(layout, c.Pointer<float>(ca), c.Pointer<float>(cb), c.Pointer<float>(result), m, k, n); break;
@@ -191,9 +154,24 @@ namespace AutogradFast.Ops
             ReleaseIfCopy(c, cb, b);
         }
 
-        /// <summary>The slot itself, or a contiguous temporary in <paramref name="dtype"/> (a float64 gradient for float32 operands).</summary>
-        private static int ContiguousOf(TensorContext c, int slot, DType dtype)
-            => c.Records[slot].DType != dtype ? StridedCopy.CastToTemporary(c, slot, dtype) : StridedCopy.ContiguousOrSelf(c, slot);
+        /// <summary>
+        /// An operand of logical shape [rows, cols] (a vector is one row or one column): itself when its
+        /// rows are contiguous, itself marked transposed when its columns are (the transpose of a contiguous
+        /// [cols, rows] matrix), else a contiguous temporary (also when its dtype is not <paramref name="dtype"/>).
+        /// </summary>
+        private static int GemmOperand(TensorContext c, int slot, DType dtype, int rows, int cols, out bool transposed)
+        {
+            transposed = false;
+            ref TensorRecord r = ref c.Records[slot];
+            if (r.DType != dtype) return StridedCopy.CastToTemporary(c, slot, dtype);
+            if (r.IsContiguous || r.IsPending) return slot;
+            if (r.Rank == 2 && (r.Strides[0] == 1 || rows == 1) && (r.Strides[1] == rows || cols == 1))
+            {
+                transposed = true;
+                return slot;
+            }
+            return StridedCopy.Clone(c, slot, temporary: true);
+        }
 
         private static void Run<T>(GemmLayout layout, T* a, T* b, T* result, int m, int k, int n) where T : unmanaged, System.Numerics.INumber<T>
         {
@@ -208,6 +186,39 @@ namespace AutogradFast.Ops
         private static void ReleaseIfCopy(TensorContext c, int copy, int original)
         {
             if (copy != original) c.ReleaseTemporary(copy);
+        }
+
+        // ---- rows ----
+
+        internal static readonly OpRow DotRow = new("DotBackward0", Saves.SelfForOther | Saves.OtherForSelf, &DotRule);
+        internal static readonly OpRow MmRow = new("MmBackward0", Saves.SelfForOther | Saves.OtherForSelf, &MmRule);
+        internal static readonly OpRow MvRow = new("MvBackward0", Saves.SelfForOther | Saves.OtherForSelf, &MvRule);
+
+        // dot: self: grad * other; other: grad * self
+        private static void DotRule(ref Backward b)
+        {
+            if (b.InputsAreOneTensor)
+            {
+                // x.dot(x): one gradient, grad * (2 * x), equal to grad*x + grad*x bit for bit.
+                b.Out(0, Var.ScaledMul(b.Grad, b.Self, 2));
+                return;
+            }
+            if (b.Needs(0)) b.Out(0, b.Grad * b.Other);
+            if (b.Needs(1)) b.Out(1, b.Grad * b.Self);
+        }
+
+        // mm: self: grad.mm(mat2.t()); mat2: self.t().mm(grad)
+        private static void MmRule(ref Backward b)
+        {
+            if (b.Needs(0)) b.Out(0, Var.Mm(b.Grad, b.Other.T()));
+            if (b.Needs(1)) b.Out(1, Var.Mm(b.Self.T(), b.Grad));
+        }
+
+        // mv: self: grad.ger(vec) = grad.unsqueeze(1).mm(vec.unsqueeze(0)); vec: self.t().mv(grad)
+        private static void MvRule(ref Backward b)
+        {
+            if (b.Needs(0)) b.Out(0, Var.Mm(b.Grad.Unsqueeze(1), b.Other.Unsqueeze(0)));
+            if (b.Needs(1)) b.Out(1, Var.Mv(b.Self.T(), b.Grad));
         }
     }
 }

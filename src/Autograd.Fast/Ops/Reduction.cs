@@ -17,7 +17,11 @@ namespace AutogradFast
         public Tensor Mean() => Reduction.Sum(this, OpKind.Mean);
 
         /// <summary><c>x.norm()</c>: the 2-norm of all elements.</summary>
-        public Tensor Norm() => Reduction.Norm(this);
+        public Tensor Norm()
+        {
+            TensorContext c = Ctx;
+            return new Tensor(c, Reduction.Norm(c, Slot));
+        }
     }
 }
 
@@ -25,16 +29,18 @@ namespace AutogradFast.Ops
 {
     internal static unsafe class Reduction
     {
-        // sum:  grad_a = grad expanded to a's shape
-        // mean: grad_a = grad expanded / numel
         public static Tensor Sum(Tensor a, OpKind kind)
         {
             TensorContext c = a.Ctx;
-            DType dtype = c.Records[a.Slot].DType;
-            if (kind == OpKind.Mean && !dtype.IsFloatingPoint())
-                throw new InvalidOperationException($"mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {dtype.ScalarTypeName()}");
+            return new Tensor(c, Sum(c, a.Slot, kind));
+        }
+
+        public static int Sum(TensorContext c, int a, OpKind kind)
+        {
+            DType dtype = c.Records[a].DType;
+            if (kind == OpKind.Mean && !dtype.IsFloatingPoint()) ThrowHelper.MeanOfIntegers(dtype);
             DType resultType = dtype.IsFloatingPoint() ? dtype : DType.Int64;
-            int source = dtype == resultType ? StridedCopy.ContiguousOrSelf(c, a.Slot) : StridedCopy.CastToTemporary(c, a.Slot, resultType);
+            int source = dtype == resultType ? StridedCopy.ContiguousOrSelf(c, a) : StridedCopy.CastToTemporary(c, a, resultType);
             int n = c.Records[source].NumEl;
             int result = c.NewTensor(resultType, [], zero: false);
             switch (resultType)
@@ -43,13 +49,9 @@ namespace AutogradFast.Ops
                 case DType.Float64: { double s = SumOf<double>(c, source, n); *c.Pointer<double>(result) = kind == OpKind.Mean ? s / n : s; break; }
                 default: *c.Pointer<long>(result) = Reductions.Sum(c.Pointer<long>(source), n); break;
             }
-            if (source != a.Slot) c.ReleaseTemporary(source);
-            if (Recorder.ShouldRecord(c, a.Slot))
-            {
-                ref Node node = ref Recorder.Record(c, kind, result, a.Slot);
-                node.Scalar = n;
-            }
-            return new Tensor(c, result);
+            if (source != a) c.ReleaseTemporary(source);
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, kind, result, a).Scalar = n;
+            return result;
         }
 
         /// <summary>A pending (deferred) input is summed block by block as it is computed, never written out.</summary>
@@ -60,48 +62,66 @@ namespace AutogradFast.Ops
         }
 
         /// <summary>
-        /// The gradient of a sum is one value repeated: it is handed on as a broadcast view (stride 0)
-        /// of the input's shape instead of being written out; the next rule reads it as a scalar.
+        /// Sums <paramref name="a"/> over the dimensions <paramref name="shape"/> broadcasts (PyTorch's
+        /// sum_to_size): the engine's one way of undoing broadcasting, differentiable (its rule expands).
+        /// A shape with more dimensions keeps its extra leading 1s.
         /// </summary>
-        public static int SumBackward(TensorContext c, ref Node n, int g)
+        public static int SumToSize(TensorContext c, int a, in Dims shape, int rank)
         {
-            int value = n.Kind == OpKind.Sum ? g : GradMap<DivideOperator>(c, g, Operand.Of(g), Operand.Of(n.Scalar));
-            int expanded = c.NewBroadcastTemporary(value, n.Input0);
-            if (value != g) c.ReleaseTemporary(value);
-            return expanded;
+            int source = StridedCopy.ContiguousOrSelf(c, a); // summing reads rows of dense memory
+            int result = Broadcasting.SumToShape(c, source, shape, rank, temporary: false);
+            if (source != a) c.ReleaseTemporary(source);
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.SumToSize, result, a);
+            return result;
         }
 
-        // norm: grad_a = a * (grad / y)     (0 where y == 0)
-        public static Tensor Norm(Tensor a)
+        public static int Norm(TensorContext c, int a)
         {
-            TensorContext c = a.Ctx;
-            DType dtype = c.Records[a.Slot].DType;
+            DType dtype = c.Records[a].DType;
             if (!dtype.IsFloatingPoint()) ThrowHelper.FloatingPointRequired("norm", dtype);
-            int source = StridedCopy.ContiguousOrSelf(c, a.Slot);
+            int source = StridedCopy.ContiguousOrSelf(c, a);
             int n = c.Records[source].NumEl;
             int result = c.NewTensor(dtype, [], zero: false);
             if (dtype == DType.Float32) *c.Pointer<float>(result) = MathF.Sqrt(Reductions.Dot(c.Pointer<float>(source), c.Pointer<float>(source), n));
             else *c.Pointer<double>(result) = Math.Sqrt(Reductions.Dot(c.Pointer<double>(source), c.Pointer<double>(source), n));
-            if (source != a.Slot) c.ReleaseTemporary(source);
-            if (Recorder.ShouldRecord(c, a.Slot))
-            {
-                ref Node node = ref Recorder.Record(c, OpKind.Norm, result, a.Slot);
-                Recorder.Save(c, ref node, a.Slot, result);
-            }
-            return new Tensor(c, result);
+            if (source != a) c.ReleaseTemporary(source);
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.Norm, result, a);
+            return result;
         }
 
-        public static int NormBackward(TensorContext c, ref Node n, int g)
+        // ---- rows ----
+
+        internal static readonly OpRow SumRow = new("SumBackward0", Saves.None, &SumRule);
+        internal static readonly OpRow MeanRow = new("MeanBackward0", Saves.None, &MeanRule);
+        internal static readonly OpRow NormRow = new("NormBackward1", Saves.Self | Saves.Result, &NormRule);
+        internal static readonly OpRow SumToSizeRow = new("SumBackward1", Saves.None, &SumToSizeRule);
+
+        // sum: self: grad.expand(self.sizes())     (a stride-0 view: no memory is written)
+        private static void SumRule(ref Backward b)
         {
-            double scale = c.Records[g].DType == DType.Float32 ? Scale<float>(c, g, n.Saved1) : Scale<double>(c, g, n.Saved1);
-            return GradMap<MultiplyOperator>(c, n.Input0, Operand.Of(n.Saved0), Operand.Of(scale));
+            Var x = b.Input(0);
+            b.Out(0, b.Grad.Expand(x.Shape, x.Rank));
         }
 
-        /// <summary>grad / norm in the tensor's precision, 0 for a zero norm (PyTorch masks it).</summary>
-        private static double Scale<T>(TensorContext c, int g, int norm) where T : unmanaged, INumber<T>
+        // mean: self: (grad / numel).expand(self.sizes())
+        private static void MeanRule(ref Backward b)
         {
-            T y = *c.Pointer<T>(norm);
-            return y == T.Zero ? 0 : Numeric.ToDouble(*c.Pointer<T>(g) / y);
+            Var x = b.Input(0);
+            b.Out(0, (b.Grad / b.Scalar).Expand(x.Shape, x.Rank));
+        }
+
+        // norm: self: self * (grad / result), 0 where result is 0 (PyTorch masks it)
+        private static void NormRule(ref Backward b)
+        {
+            Var scale = Var.Where(b.Result.EqualTo(0), b.Result.Constant(0), b.Grad / b.Result);
+            b.Out(0, b.Self * scale);
+        }
+
+        // sum_to_size: self: grad.expand(self.sizes())
+        private static void SumToSizeRule(ref Backward b)
+        {
+            Var x = b.Input(0);
+            b.Out(0, b.Grad.Expand(x.Shape, x.Rank));
         }
     }
 }

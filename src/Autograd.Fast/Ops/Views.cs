@@ -47,22 +47,38 @@ namespace AutogradFast
         }
 
         /// <summary><c>x.t()</c>: transposes a 2-D tensor; 0-D and 1-D come back as they are.</summary>
-        public Tensor T() => Views.T(this);
+        public Tensor T()
+        {
+            TensorContext c = Ctx;
+            return new Tensor(c, Views.T(c, Slot));
+        }
 
         /// <summary><c>x.transpose(dim0, dim1)</c></summary>
-        public Tensor Transpose(int dim0, int dim1) => Views.Transpose(this, dim0, dim1);
+        public Tensor Transpose(int dim0, int dim1)
+        {
+            TensorContext c = Ctx;
+            return new Tensor(c, Views.Transpose(c, Slot, dim0, dim1, OpKind.Transpose));
+        }
 
         /// <summary><c>x.unsqueeze(dim)</c></summary>
-        public Tensor Unsqueeze(int dim) => Views.Unsqueeze(this, dim);
+        public Tensor Unsqueeze(int dim)
+        {
+            TensorContext c = Ctx;
+            return new Tensor(c, Views.Unsqueeze(c, Slot, dim));
+        }
 
         /// <summary>
         /// <c>x.expand(*sizes)</c>: a view repeating size-1 dimensions (stride 0, no copy); new dimensions
         /// may be added in front, -1 keeps a size. In-place writes into it are refused, as in PyTorch.
         /// </summary>
-        public Tensor Expand(params ReadOnlySpan<int> sizes) => Views.Expand(this, sizes);
+        public Tensor Expand(params ReadOnlySpan<int> sizes)
+        {
+            TensorContext c = Ctx;
+            return new Tensor(c, Views.Expand(c, Slot, sizes));
+        }
 
         /// <summary><c>x.expand_as(other)</c></summary>
-        public Tensor ExpandAs(Tensor other) => Views.Expand(this, other.Shape.AsSpan());
+        public Tensor ExpandAs(Tensor other) => Expand(other.Shape.AsSpan());
 
         /// <summary><c>x.select(dim, index)</c></summary>
         public Tensor Select(int dim, int index)
@@ -96,18 +112,29 @@ namespace AutogradFast.Ops
         }
     }
 
-    internal static class Views
+    internal static unsafe class Views
     {
         public static ViewGeometry GeometryOf(in TensorRecord r) => new() { Shape = r.Shape, Strides = r.Strides, Rank = r.Rank, Offset = r.Offset };
 
+        /// <summary>Where each element of a contiguous tensor of this shape sits: the coordinates of a gradient buffer.</summary>
+        public static ViewGeometry ContiguousGeometry(in TensorRecord r)
+            => new() { Shape = r.Shape, Strides = Dims.ContiguousStrides(r.Shape.AsSpan(r.Rank)), Rank = r.Rank, Offset = 0 };
+
         public static int FromIndex(Tensor t, int dim, Index index) => index.IsFromEnd ? t.Size(dim) - index.Value : index.Value;
 
-        // select: grad_a = zeros(a.shape) with grad written at [index]
         public static Tensor Select(Tensor a, int dim, int index)
         {
-            ViewGeometry g = SelectGeometry(a, dim, index);
-            int size = a.Size(dim);
-            return MakeView(a, g, OpKind.Select, Tensor.NormalizeDim(dim, a.Dim()), index < 0 ? index + size : index);
+            TensorContext c = a.Ctx;
+            return new Tensor(c, Select(c, a.Slot, dim, index));
+        }
+
+        public static int Select(TensorContext c, int a, int dim, int index)
+        {
+            ref TensorRecord r = ref c.Records[a];
+            if (r.Rank == 0) ThrowHelper.IndexZeroDim();
+            dim = Tensor.NormalizeDim(dim, r.Rank);
+            ViewGeometry g = Select(GeometryOf(r), dim, index);
+            return MakeView(c, a, g, OpKind.Select, dim, 0, Select(ContiguousGeometry(r), dim, index));
         }
 
         /// <summary>Where <c>x[i, j]</c> sits; a tensor of fewer than 2 dims has too many indices, as in PyTorch.</summary>
@@ -152,7 +179,6 @@ namespace AutogradFast.Ops
             return g;
         }
 
-        // slice: grad_a = zeros(a.shape) with grad written at [start:end:step]
         public static Tensor Slice(Tensor a, int dim, Range range)
         {
             var (start, end) = Bounds(range, a.Size(dim));
@@ -172,21 +198,28 @@ namespace AutogradFast.Ops
 
         public static Tensor Slice(Tensor a, int dim, int start, int end, int step)
         {
-            ViewGeometry g = SliceGeometry(a, dim, start, end, step, out int first);
-            return MakeView(a, g, OpKind.Slice, Tensor.NormalizeDim(dim, a.Dim()), first, step);
+            TensorContext c = a.Ctx;
+            return new Tensor(c, Slice(c, a.Slot, dim, start, end, step));
+        }
+
+        public static int Slice(TensorContext c, int a, int dim, int start, int end, int step)
+        {
+            ref TensorRecord r = ref c.Records[a];
+            ViewGeometry g = SliceGeometry(r, dim, start, end, step, out int first, out int length);
+            dim = Tensor.NormalizeDim(dim, r.Rank);
+            return MakeView(c, a, g, OpKind.Slice, dim, 0, Slice(ContiguousGeometry(r), dim, first, length, step));
         }
 
         public static ViewGeometry SliceGeometry(Tensor a, int dim, Range range)
         {
             var (start, end) = Bounds(range, a.Size(dim));
-            return SliceGeometry(a, dim, start, end, 1, out _);
+            return SliceGeometry(a.Record, dim, start, end, 1, out _, out _);
         }
 
-        public static ViewGeometry SliceGeometry(Tensor a, int dim, int start, int end, int step, out int first)
+        public static ViewGeometry SliceGeometry(in TensorRecord r, int dim, int start, int end, int step, out int first, out int length)
         {
-            ref TensorRecord r = ref a.Record;
-            if (r.Rank == 0) throw new ArgumentException("slice() cannot be applied to a 0-dim tensor.");
-            if (step <= 0) throw new ArgumentException("slice step must be positive", nameof(step));
+            if (r.Rank == 0) ThrowHelper.SliceZeroDim();
+            if (step <= 0) ThrowHelper.SliceStep(step);
             dim = Tensor.NormalizeDim(dim, r.Rank);
             int size = r.Shape[dim];
             // Python's clamping: negative bounds count from the end, out-of-range bounds clamp.
@@ -195,7 +228,8 @@ namespace AutogradFast.Ops
             start = Math.Clamp(start, 0, size);
             end = Math.Clamp(end, start, size);
             first = start;
-            return Slice(GeometryOf(r), dim, start, (end - start + step - 1) / step, step);
+            length = (end - start + step - 1) / step;
+            return Slice(GeometryOf(r), dim, start, length, step);
         }
 
         public static ViewGeometry Slice(in ViewGeometry v, int dim, int start, int length, int step)
@@ -207,32 +241,31 @@ namespace AutogradFast.Ops
             return g;
         }
 
-        // t, transpose: grad_a = grad transposed back
-        public static Tensor T(Tensor a)
+        public static int T(TensorContext c, int a)
         {
-            int rank = a.Dim();
+            int rank = c.Records[a].Rank;
             if (rank > 2) ThrowHelper.TransposeRank(rank);
-            return rank < 2 ? MakeView(a, GeometryOf(a.Record), OpKind.T, 0, 0) : Transpose(a, 0, 1, OpKind.T);
+            return rank < 2 ? MakeView(c, a, GeometryOf(c.Records[a]), OpKind.T, 0, 0) : Transpose(c, a, 0, 1, OpKind.T);
         }
 
-        public static Tensor Transpose(Tensor a, int dim0, int dim1, OpKind kind = OpKind.Transpose)
+        public static int Transpose(TensorContext c, int a, int dim0, int dim1, OpKind kind)
         {
-            int rank = a.Dim();
+            ref TensorRecord r = ref c.Records[a];
+            int rank = r.Rank;
             dim0 = Tensor.NormalizeDim(dim0, rank);
             dim1 = Tensor.NormalizeDim(dim1, rank);
-            ViewGeometry g = GeometryOf(a.Record);
+            ViewGeometry g = GeometryOf(r);
             if (rank > 0)
             {
                 (g.Shape[dim0], g.Shape[dim1]) = (g.Shape[dim1], g.Shape[dim0]);
                 (g.Strides[dim0], g.Strides[dim1]) = (g.Strides[dim1], g.Strides[dim0]);
             }
-            return MakeView(a, g, kind, dim0, dim1);
+            return MakeView(c, a, g, kind, dim0, dim1);
         }
 
-        // unsqueeze, squeeze: grad_a = grad reshaped to a's shape
-        public static Tensor Unsqueeze(Tensor a, int dim)
+        public static int Unsqueeze(TensorContext c, int a, int dim)
         {
-            ref TensorRecord r = ref a.Record;
+            ref TensorRecord r = ref c.Records[a];
             if (dim < -(r.Rank + 1) || dim > r.Rank) ThrowHelper.DimOutOfRange(dim, r.Rank + 1);
             if (dim < 0) dim += r.Rank + 1;
             if (r.Rank + 1 > Dims.MaxRank) ThrowHelper.RankTooLarge(r.Rank + 1);
@@ -250,14 +283,13 @@ namespace AutogradFast.Ops
                 g.Shape[i] = r.Shape[j];
                 g.Strides[i] = r.Strides[j++];
             }
-            return MakeView(a, g, OpKind.Unsqueeze, dim, 0);
+            return MakeView(c, a, g, OpKind.Unsqueeze, dim, 0);
         }
 
-        // expand: grad_a = grad summed back to a's shape (the engine's un-broadcasting)
-        public static Tensor Expand(Tensor a, ReadOnlySpan<int> sizes)
+        public static int Expand(TensorContext c, int a, ReadOnlySpan<int> sizes)
         {
-            ref TensorRecord r = ref a.Record;
-            if (sizes.Length < r.Rank) ThrowHelper.ExpandTooFewSizes(r.DType, a.Shape, sizes);
+            ref TensorRecord r = ref c.Records[a];
+            if (sizes.Length < r.Rank) ThrowHelper.ExpandTooFewSizes(r.DType, new Size(r.Shape, r.Rank), sizes);
             if (sizes.Length > Dims.MaxRank) ThrowHelper.RankTooLarge(sizes.Length);
             ViewGeometry g = default;
             g.Rank = sizes.Length;
@@ -275,89 +307,35 @@ namespace AutogradFast.Ops
                 }
                 int existing = r.Shape[i - lead];
                 if (size == -1) size = existing;
-                if (size != existing && existing != 1) ThrowHelper.ExpandSize(size, existing, i, sizes, a.Shape);
+                if (size != existing && existing != 1) ThrowHelper.ExpandSize(size, existing, i, sizes, new Size(r.Shape, r.Rank));
                 if (size < 0) ThrowHelper.NegativeDimension(size);
                 g.Shape[i] = size;
                 g.Strides[i] = size == existing ? r.Strides[i - lead] : 0;
             }
-            return MakeView(a, g, OpKind.Expand, 0, 0);
+            return MakeView(c, a, g, OpKind.Expand, 0, 0);
         }
 
-        /// <summary>Removes a size-1 dimension (used by matmul for 1-D @ 2-D).</summary>
-        public static Tensor Squeeze(Tensor a, int dim)
+        /// <summary>Removes a size-1 dimension (matmul's 1-D @ 2-D, unsqueeze's rule); any other dimension leaves the tensor as it is.</summary>
+        public static int Squeeze(TensorContext c, int a, int dim)
         {
-            ref TensorRecord r = ref a.Record;
+            ref TensorRecord r = ref c.Records[a];
             dim = Tensor.NormalizeDim(dim, r.Rank);
-            if (r.Shape[dim] != 1) return a;
-            ViewGeometry g = Select(GeometryOf(r), dim, 0);
-            return MakeView(a, g, OpKind.Squeeze, dim, 0);
+            if (r.Rank == 0 || r.Shape[dim] != 1) return a;
+            return MakeView(c, a, Select(GeometryOf(r), dim, 0), OpKind.Squeeze, dim, 0);
         }
 
-        private static Tensor MakeView(Tensor a, in ViewGeometry g, OpKind kind, int arg0, int arg1, double scalar = 0)
+        /// <summary>A view of <paramref name="a"/>; a select or slice keeps where it sits in a gradient buffer of a's shape.</summary>
+        private static int MakeView(TensorContext c, int a, in ViewGeometry g, OpKind kind, int arg0, int arg1, in ViewGeometry region = default)
         {
-            TensorContext c = a.Ctx;
-            int view = c.NewView(a.Slot, g.Shape.AsSpan(g.Rank), g.Strides, g.Offset);
-            if (Recorder.ShouldRecord(c, a.Slot))
+            int view = c.NewView(a, g.Shape.AsSpan(g.Rank), g.Strides, g.Offset);
+            if (Recorder.ShouldRecord(c, a))
             {
-                ref Node n = ref Recorder.Record(c, kind, view, a.Slot);
+                ref Node n = ref Recorder.Record(c, kind, view, a);
                 n.Arg0 = arg0;
                 n.Arg1 = arg1;
-                n.Scalar = scalar;
+                if (kind is OpKind.Select or OpKind.Slice) Recorder.SaveGeometry(c, ref n, region);
             }
-            return new Tensor(c, view);
-        }
-
-        // ---- backward rules ----
-
-        public static int ViewBackward(TensorContext c, ref Node n, int g)
-        {
-            ref TensorRecord input = ref c.Records[n.Input0];
-            ref TensorRecord output = ref c.Records[n.Output];
-            switch (n.Kind)
-            {
-                case OpKind.T when input.Rank < 2:
-                    return g;
-                case OpKind.T:
-                case OpKind.Transpose:
-                {
-                    // Read the gradient through swapped strides into a contiguous buffer of the input's shape.
-                    ref TensorRecord gr = ref c.Records[g];
-                    Dims strides = gr.Strides;
-                    (strides[n.Arg0], strides[n.Arg1]) = (strides[n.Arg1], strides[n.Arg0]);
-                    int swapped = c.NewView(g, input.Shape.AsSpan(input.Rank), strides, gr.Offset, temporary: true);
-                    int result = GradMap<CopyOperator>(c, n.Input0, Operand.Of(swapped));
-                    c.ReleaseTemporary(swapped);
-                    return result;
-                }
-                case OpKind.Expand:
-                    return g; // the engine sums it back to the input's shape
-                case OpKind.Unsqueeze:
-                case OpKind.Squeeze:
-                {
-                    // The same elements seen with the size-1 dimension removed (unsqueeze) or put back
-                    // (squeeze), from the gradient's own strides: it may be a broadcast view.
-                    ref TensorRecord gr = ref c.Records[g];
-                    Dims strides = default;
-                    for (int i = 0, j = 0; i < input.Rank; i++, j++)
-                    {
-                        if (n.Kind == OpKind.Unsqueeze && j == n.Arg0) j++;
-                        strides[i] = n.Kind == OpKind.Squeeze && i == n.Arg0 ? 0 : gr.Strides[j];
-                        if (n.Kind == OpKind.Squeeze && i == n.Arg0) j--;
-                    }
-                    return c.NewView(g, input.Shape.AsSpan(input.Rank), strides, gr.Offset, temporary: true);
-                }
-                default:
-                {
-                    // select / slice: zeros of the input's shape with the gradient written where the view was.
-                    int result = c.NewTensor(c.Records[g].DType, input.Shape.AsSpan(input.Rank), zero: true, temporary: true);
-                    var full = new ViewGeometry { Shape = input.Shape, Strides = Dims.ContiguousStrides(input.Shape.AsSpan(input.Rank)), Rank = input.Rank };
-                    ViewGeometry where = n.Kind == OpKind.Select
-                        ? Select(full, n.Arg0, n.Arg1)
-                        : Slice(full, n.Arg0, n.Arg1, output.Shape[n.Arg0], (int)n.Scalar);
-                    StridedCopy.CopyRegion(c, g, c.Records[g].Strides, 0, result, where.Strides, where.Offset, where.Shape, where.Rank);
-                    return result;
-                }
-            }
+            return view;
         }
 
         /// <summary>
@@ -366,8 +344,9 @@ namespace AutogradFast.Ops
         /// or transposed: its memory steps are taken largest first, which decomposes any position of a
         /// base without overlap (select, slice and transpose views never overlap).
         /// </summary>
-        private static ViewGeometry RelativeGeometry(in TensorRecord input, in TensorRecord view, in Dims contiguousStrides)
+        private static ViewGeometry RelativeGeometry(in TensorRecord input, in ViewGeometry view)
         {
+            Dims contiguousStrides = Dims.ContiguousStrides(input.Shape.AsSpan(input.Rank));
             Span<int> order = stackalloc int[Dims.MaxRank];
             int dims = 0;
             for (int d = 0; d < input.Rank; d++)
@@ -378,26 +357,25 @@ namespace AutogradFast.Ops
             ViewGeometry g = default;
             g.Rank = view.Rank;
             g.Shape = view.Shape;
-            g.Offset = Decompose(view.Offset - input.Offset, input, order, contiguousStrides);
-            for (int i = 0; i < view.Rank; i++) g.Strides[i] = Decompose(view.Strides[i], input, order, contiguousStrides);
+            g.Offset = Decompose(view.Offset - input.Offset, input.Strides, order, contiguousStrides);
+            for (int i = 0; i < view.Rank; i++) g.Strides[i] = Decompose(view.Strides[i], input.Strides, order, contiguousStrides);
             return g;
         }
 
-        /// <summary>A distance in the base's memory as the same distance in its contiguous gradient.</summary>
-        private static int Decompose(int distance, in TensorRecord input, ReadOnlySpan<int> order, in Dims contiguousStrides)
+        /// <summary>A distance in one arrangement of a tensor's elements as the same distance in another (dims taken in <paramref name="order"/>).</summary>
+        public static int Decompose(int distance, in Dims from, ReadOnlySpan<int> order, in Dims to)
         {
             int mapped = 0;
             foreach (int d in order)
             {
-                int steps = distance / input.Strides[d];
-                distance -= steps * input.Strides[d];
-                mapped += steps * contiguousStrides[d];
+                int steps = distance / from[d];
+                distance -= steps * from[d];
+                mapped += steps * to[d];
             }
             return mapped;
         }
 
         // ---- index assignment: y[i] = v records CopySlices ----
-        // copy_slices: grad_base = grad with the view's region zeroed; grad_src = grad[region]
 
         public static void Assign(Tensor target, in ViewGeometry where, Tensor value)
         {
@@ -416,8 +394,7 @@ namespace AutogradFast.Ops
                 if (InPlace.HasInternalOverlap(c.Records[baseSlot])) ThrowHelper.RecordedAssignIntoOverlappingBase();
             }
             c.BeforeWrite(baseSlot);
-            // A real view (never an engine temporary: of a tiny base that would be a copy), released unless the node keeps it.
-            int view = c.NewView(baseSlot, where.Shape.AsSpan(where.Rank), where.Strides, where.Offset);
+            int view = c.NewView(baseSlot, where.Shape.AsSpan(where.Rank), where.Strides, where.Offset, temporary: true);
             int source = WithoutLeadingOnes(c, value.Slot); // as PyTorch: t[1] = zeros(1, 1) fills a row of 3
             try
             {
@@ -435,26 +412,16 @@ namespace AutogradFast.Ops
                 }
                 InPlace.CopyInto(c, view, source);
             }
-            catch
-            {
-                c.ReleaseSlot(view, TensorRecord.EngineTemporary);
-                throw;
-            }
             finally
             {
                 if (source != value.Slot) c.ReleaseTemporary(source);
+                c.ReleaseTemporary(view);
             }
             c.BumpVersion(baseSlot);
-            if (!record)
-            {
-                c.ReleaseSlot(view, TensorRecord.EngineTemporary);
-                return;
-            }
+            if (!record) return;
+            ViewGeometry region = RelativeGeometry(c.Records[baseSlot], where);
             ref Node n = ref Recorder.Record(c, OpKind.CopySlices, baseSlot, baseSlot, value.Slot);
-            n.Arg0 = view;
-            // PyTorch's CopySlices releases the function it wraps after a backward: a second walk without
-            // retainGraph fails there, as through any node that saved values.
-            n.Flags |= NodeFlags.SavesValues;
+            Recorder.SaveGeometry(c, ref n, region);
         }
 
         /// <summary>The tensor seen without its leading size-1 dimensions (an engine temporary view), or itself when it has none.</summary>
@@ -473,29 +440,50 @@ namespace AutogradFast.Ops
             return c.NewView(slot, shape.AsSpan(r.Rank - lead), strides, r.Offset, temporary: true);
         }
 
-        public static void CopySlicesBackward(TensorContext c, ref Node n, int g, out int g0, out int g1)
+        // ---- rows ----
+
+        internal static readonly OpRow TRow = new("TBackward0", Saves.None, &TRule);
+        internal static readonly OpRow TransposeRow = new("TransposeBackward0", Saves.None, &TransposeRule);
+        internal static readonly OpRow SelectRow = new("SelectBackward0", Saves.None, &RegionRule);
+        internal static readonly OpRow SliceRow = new("SliceBackward0", Saves.None, &RegionRule);
+        internal static readonly OpRow UnsqueezeRow = new("UnsqueezeBackward0", Saves.None, &UnsqueezeRule);
+        internal static readonly OpRow SqueezeRow = new("SqueezeBackward3", Saves.None, &SqueezeRule);
+        internal static readonly OpRow ExpandRow = new("ExpandBackward0", Saves.None, &ExpandRule);
+        // PyTorch's CopySlices releases the function it wraps after a backward: walking it twice fails, as through saved values.
+        internal static readonly OpRow CopySlicesRow = new("CopySlices", Saves.Scalars, &CopySlicesRule);
+
+        // t: self: grad.t()
+        private static void TRule(ref Backward b) => b.Out(0, b.Grad.T());
+
+        // transpose: self: grad.transpose(dim0, dim1)
+        private static void TransposeRule(ref Backward b) => b.Out(0, b.Grad.Transpose(b.Arg0, b.Arg1));
+
+        // select, slice: self: zeros of self's shape with grad written where the view was (select_backward, slice_backward)
+        private static void RegionRule(ref Backward b)
         {
-            // The base's gradient is g with a region zeroed in place: that needs dense memory of its own.
-            int incoming = g;
-            if (!c.Records[g].OwnsDenseMemory) g = CopyOf(c, g); // the engine releases the incoming one
-            c.BeforeWrite(g);
-            ref TensorRecord b = ref c.Records[n.Input0];
-            ref TensorRecord v = ref c.Records[n.Arg0];
-            ViewGeometry where = RelativeGeometry(b, v, Dims.ContiguousStrides(b.Shape.AsSpan(b.Rank)));
-            g0 = g1 = -1;
-            if (n.Edge1 != Node.NoEdge)
-            {
-                g1 = c.NewTensor(c.Records[g].DType, where.Shape.AsSpan(where.Rank), zero: false, temporary: true);
-                StridedCopy.CopyRegion(c, g, where.Strides, where.Offset, g1, Dims.ContiguousStrides(where.Shape.AsSpan(where.Rank)), 0, where.Shape, where.Rank);
-            }
-            if (n.Edge0 != Node.NoEdge)
-            {
-                g0 = g;
-                int zero = c.NewTensor(c.Records[g].DType, [], zero: true, temporary: true);
-                StridedCopy.CopyRegion(c, zero, default, 0, g0, where.Strides, where.Offset, where.Shape, where.Rank);
-                c.ReleaseTemporary(zero);
-            }
-            else if (g != incoming) c.ReleaseTemporary(g); // the dense copy was only read
+            Var x = b.Input(0);
+            b.Out(0, Var.RegionScatter(b.Grad, x.Shape, x.Rank, Recorder.Geometry(b.C, b.Args)));
+        }
+
+        // unsqueeze: self: grad.squeeze(dim)
+        private static void UnsqueezeRule(ref Backward b) => b.Out(0, b.Grad.Squeeze(b.Arg0));
+
+        // squeeze: self: grad.unsqueeze(dim)
+        private static void SqueezeRule(ref Backward b) => b.Out(0, b.Grad.Unsqueeze(b.Arg0));
+
+        // expand: self: at::sum_to(grad, self.sizes())
+        private static void ExpandRule(ref Backward b)
+        {
+            Var x = b.Input(0);
+            b.Out(0, b.Grad.SumToSize(x.Shape, x.Rank));
+        }
+
+        // copy_slices: base: grad with the view's region zeroed; src: grad[region] (summed back to src's shape by the engine)
+        private static void CopySlicesRule(ref Backward b)
+        {
+            ViewGeometry region = Recorder.Geometry(b.C, b.Args);
+            if (b.Needs(0)) b.Out(0, Var.RegionZeroed(b.Grad, region));
+            if (b.Needs(1)) b.Out(1, Var.RegionOf(b.Grad, region));
         }
     }
 }

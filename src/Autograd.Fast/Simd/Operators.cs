@@ -78,24 +78,6 @@ internal readonly struct ReluOperator : IElementwiseOperator
 
 // ---- fused backward operators (x is the incoming gradient) --------------------------------------
 
-/// <summary>div backward for the divisor, PyTorch's formula: <c>-g * a / (b * b)</c>.</summary>
-internal readonly struct DivisorGradOperator : IElementwiseOperator
-{
-    public static T Invoke<T>(T g, T a, T b) where T : unmanaged, INumber<T> => -g * a / (b * b);
-    public static Vector128<T> Invoke<T>(Vector128<T> g, Vector128<T> a, Vector128<T> b) where T : unmanaged, INumber<T> => -g * a / (b * b);
-    public static Vector256<T> Invoke<T>(Vector256<T> g, Vector256<T> a, Vector256<T> b) where T : unmanaged, INumber<T> => -g * a / (b * b);
-    public static Vector512<T> Invoke<T>(Vector512<T> g, Vector512<T> a, Vector512<T> b) where T : unmanaged, INumber<T> => -g * a / (b * b);
-}
-
-/// <summary>reciprocal backward: <c>-g * y * y</c> with y = 1/x.</summary>
-internal readonly struct ReciprocalGradOperator : IElementwiseOperator
-{
-    public static T Invoke<T>(T g, T y, T z) where T : unmanaged, INumber<T> => -g * (y * y);
-    public static Vector128<T> Invoke<T>(Vector128<T> g, Vector128<T> y, Vector128<T> z) where T : unmanaged, INumber<T> => -g * (y * y);
-    public static Vector256<T> Invoke<T>(Vector256<T> g, Vector256<T> y, Vector256<T> z) where T : unmanaged, INumber<T> => -g * (y * y);
-    public static Vector512<T> Invoke<T>(Vector512<T> g, Vector512<T> y, Vector512<T> z) where T : unmanaged, INumber<T> => -g * (y * y);
-}
-
 /// <summary>tanh backward: <c>g * (1 - y^2)</c> with y = tanh(x).</summary>
 internal readonly struct TanhGradOperator : IElementwiseOperator
 {
@@ -121,6 +103,15 @@ internal readonly struct ReluGradOperator : IElementwiseOperator
     public static Vector128<T> Invoke<T>(Vector128<T> g, Vector128<T> y, Vector128<T> z) where T : unmanaged, INumber<T> => Vector128.ConditionalSelect(Vector128.GreaterThan(y, Vector128<T>.Zero), g, Vector128<T>.Zero);
     public static Vector256<T> Invoke<T>(Vector256<T> g, Vector256<T> y, Vector256<T> z) where T : unmanaged, INumber<T> => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<T>.Zero), g, Vector256<T>.Zero);
     public static Vector512<T> Invoke<T>(Vector512<T> g, Vector512<T> y, Vector512<T> z) where T : unmanaged, INumber<T> => Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<T>.Zero), g, Vector512<T>.Zero);
+}
+
+/// <summary><c>x != 0 ? y : z</c>: where(condition, a, b), the condition given as 0/1 in the operands' type.</summary>
+internal readonly struct SelectOperator : IElementwiseOperator
+{
+    public static T Invoke<T>(T x, T y, T z) where T : unmanaged, INumber<T> => x != T.Zero ? y : z;
+    public static Vector128<T> Invoke<T>(Vector128<T> x, Vector128<T> y, Vector128<T> z) where T : unmanaged, INumber<T> => Vector128.ConditionalSelect(~Vector128.Equals(x, Vector128<T>.Zero), y, z);
+    public static Vector256<T> Invoke<T>(Vector256<T> x, Vector256<T> y, Vector256<T> z) where T : unmanaged, INumber<T> => Vector256.ConditionalSelect(~Vector256.Equals(x, Vector256<T>.Zero), y, z);
+    public static Vector512<T> Invoke<T>(Vector512<T> x, Vector512<T> y, Vector512<T> z) where T : unmanaged, INumber<T> => Vector512.ConditionalSelect(~Vector512.Equals(x, Vector512<T>.Zero), y, z);
 }
 
 /// <summary><c>x</c>: copies, fills from a broadcast value, or casts through the executor.</summary>

@@ -5,16 +5,16 @@ using System.Runtime.InteropServices;
 namespace AutogradFast.Storage;
 
 /// <summary>
-/// A growable array whose elements never move: it grows by adding pages, allocated on the pinned
-/// heap. A <c>ref</c> to a tensor record or node therefore stays valid while ops allocate more of
-/// them, and a pointer to a record's inline data stays valid across garbage collections.
+/// A growable array whose elements never move: it grows by adding pages of native memory, 64-byte
+/// aligned, so a <c>ref</c> to a tensor record or node stays valid while ops allocate more of them, a
+/// pointer to a record's inline data stays valid, and a 128-byte record spans exactly two cache lines.
+/// The owner calls <see cref="Free"/> when it is finalized.
 /// </summary>
 internal unsafe struct PagedArray<T> where T : unmanaged
 {
     private const int PageBits = 10;
     private const int PageSize = 1 << PageBits;
-    private T[][] _pages;       // keeps the pinned pages alive
-    private nint[] _addresses;  // their addresses: indexing is two loads, no bounds checks
+    private nint[] _addresses;  // the pages: indexing is two loads, no bounds checks
     private int _capacity;
 
     public readonly int Capacity => _capacity;
@@ -40,19 +40,28 @@ internal unsafe struct PagedArray<T> where T : unmanaged
 
     private void Grow(int index)
     {
-        _pages ??= new T[4][];
         _addresses ??= new nint[4];
         while (_capacity <= index)
         {
             int page = _capacity >> PageBits;
-            if (page == _pages.Length)
-            {
-                Array.Resize(ref _pages, _pages.Length * 2);
-                Array.Resize(ref _addresses, _pages.Length);
-            }
-            _pages[page] = GC.AllocateArray<T>(PageSize, pinned: true);
-            _addresses[page] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_pages[page]));
+            if (page == _addresses.Length) Array.Resize(ref _addresses, _addresses.Length * 2);
+            nuint bytes = (nuint)(PageSize * sizeof(T));
+            void* p = NativeMemory.AlignedAlloc(bytes, 64);
+            NativeMemory.Clear(p, bytes);
+            _addresses[page] = (nint)p;
             _capacity += PageSize;
         }
+    }
+
+    /// <summary>Returns every page (the owner is gone).</summary>
+    public void Free()
+    {
+        if (_addresses is null) return;
+        for (int i = 0; i < _addresses.Length; i++)
+        {
+            if (_addresses[i] != 0) NativeMemory.AlignedFree((void*)_addresses[i]);
+            _addresses[i] = 0;
+        }
+        _capacity = 0;
     }
 }

@@ -12,11 +12,14 @@ internal enum TensorFlags : byte
     IsView = 4,
     /// <summary>A view whose base is a leaf that requires grad: in-place writes are refused, as in PyTorch.</summary>
     ViewOfGradLeaf = 8,
+    /// <summary>During a backward with inputs (or Autograd.Grad): a tensor whose gradient is wanted.</summary>
+    IsTarget = 16,
 }
 
 /// <summary>Everything a <see cref="Tensor"/> handle points at. Lives in the owner's slot array, not in an object.</summary>
 internal struct TensorRecord
 {
+    // First cache line: what every op reads (the records sit 64-byte aligned, 128 bytes each).
     public int Generation;       // bumped on release; a handle with an older one is stale
     public int Storage;          // >= 0: index into the context's storages; < 0: inline data of slot -(Storage + 1),
                                  // or, at or below PendingBase, a deferred expression (see Fusion)
@@ -25,15 +28,17 @@ internal struct TensorRecord
     public DType DType;
     public byte Rank;
     public TensorFlags Flags;
-    public Dims Shape;
-    public Dims Strides;
     public int Node;             // producing node, -1 for leaves and for tensors without history
     public int GradSlot;         // leaf's .Grad, -1 until the first backward reaches it
-    public int GradHolders;      // how many tensors have this one as their .Grad (it outlives its scope while > 0)
-    public int ScopeDepth;       // owning scope frame; EngineTemporary, or OwnedByLeaves (a .Grad alone keeps it)
-    public int ReleasedByScope;  // id of the scope whose end released this slot (diagnostics for stale handles)
+    public int ScopeDepth;       // owning scope frame; EngineTemporary, RuleTemporary, or OwnedByLeaves (a .Grad alone keeps it)
+    public Dims Shape;
+    // Second cache line.
+    public Dims Strides;
     public int InlineVersion;    // version counter of inline data (pooled storages keep theirs in StorageRecord)
+    public int ReleasedByScope;  // id of the scope whose end released this slot (diagnostics for stale handles)
     public long Inline0, Inline1; // data of tiny tensors (up to 16 bytes) lives here, not in the pool
+    public int GradHolders;      // how many tensors have this one as their .Grad (it outlives its scope while > 0)
+    public int InlineViews;      // views of this record's inline data: a released record's data lives on until they are gone
 
     /// <summary>Tiny tensors keep their elements in their own record: no pool round trip for scalars.</summary>
     public const int InlineBytes = 16;
@@ -43,6 +48,9 @@ internal struct TensorRecord
 
     /// <summary><see cref="ScopeDepth"/> of an engine temporary: whoever made it releases it.</summary>
     public const int EngineTemporary = -1;
+
+    /// <summary><see cref="ScopeDepth"/> of what the engine's gradient computation makes in a plain backward: released unless kept.</summary>
+    public const int RuleTemporary = -3;
 
     /// <summary><see cref="ScopeDepth"/> of a tensor that lives only as some leaves' <c>.Grad</c>: released when the last lets go.</summary>
     public const int OwnedByLeaves = -2;
@@ -106,7 +114,9 @@ internal struct StorageRecord
 internal struct ScopeFrame
 {
     public int Id;
-    public int NodeStart;
+    public int NodeStart;        // the tape, and its side arenas, are cut back to these when it ends
+    public int NodeInputStart;
+    public int NodeArgStart;
     public int[] OwnedSlots;
     public int OwnedCount;
 }

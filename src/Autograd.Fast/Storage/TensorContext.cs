@@ -45,6 +45,14 @@ internal sealed unsafe class TensorContext
     public PagedArray<Node> Nodes;
     public int NodeCount;
 
+    /// <summary>Inputs of nodes with more than two (a node's third input is NodeInputs[node.MoreInputs]).</summary>
+    public PagedArray<NodeInput> NodeInputs;
+    public int NodeInputCount;
+
+    /// <summary>Integers nodes keep beyond Arg0/Arg1 (the geometry of a region), at node.Args.</summary>
+    public PagedArray<int> NodeArgs;
+    public int NodeArgCount;
+
     /// <summary>Deferred elementwise expressions (<see cref="Ops.Fusion"/>) and their free list.</summary>
     public PagedArray<Ops.Expression> Expressions;
     private int _expressionCount;
@@ -56,12 +64,46 @@ internal sealed unsafe class TensorContext
 
     private ScopeFrame[] _frames = new ScopeFrame[8];
     private int _depth; // index of the innermost open frame; 0 is the thread's root scope
+
+    /// <summary>
+    /// Who owns what ops make: the innermost scope (<see cref="_depth"/>), or, while the engine computes
+    /// gradients in a plain backward, <see cref="TensorRecord.RuleTemporary"/> (see <see cref="BeginRuleTemporaries"/>).
+    /// </summary>
+    private int _allocationDepth;
+    private int[] _ruleTemporaries = new int[64];
+    private int _ruleTemporaryCount;
     private int _nextScopeId = 1;
 
     public bool GradEnabled = true;
 
     /// <summary>The engine's per-node gradient waiting to be consumed (-1: none), indexed like the tape.</summary>
     public int[] PendingGradients = [];
+
+    /// <summary>Leaves whose accumulator a backward pass filled, in the order they were first reached.</summary>
+    private int[] _touchedLeaves = new int[16];
+    public int TouchedLeafCount;
+
+    public void AddTouchedLeaf(int leaf)
+    {
+        if (TouchedLeafCount == _touchedLeaves.Length) Array.Resize(ref _touchedLeaves, _touchedLeaves.Length * 2);
+        _touchedLeaves[TouchedLeafCount++] = leaf;
+    }
+
+    public int TouchedLeaf(int index) => _touchedLeaves[index];
+
+    /// <summary>Per slot, during a backward pass: the gradient a leaf's accumulator holds so far (-1: none). Kept here, not in the record, to keep records at two cache lines.</summary>
+    private int[] _accumulators = [];
+
+    public ref int AccumulatorOf(int slot)
+    {
+        if (slot >= _accumulators.Length)
+        {
+            int old = _accumulators.Length;
+            Array.Resize(ref _accumulators, Math.Max(slot + 1, Math.Max(64, old * 2)));
+            Array.Fill(_accumulators, -1, old, _accumulators.Length - old);
+        }
+        return ref _accumulators[slot];
+    }
 
     /// <summary>Live tensor slots (a pool-growth test watches this with <see cref="NativeBufferPool.BytesOwned"/>).</summary>
     public int LiveSlotCount => _recordCount - _freeSlotCount;
@@ -79,6 +121,12 @@ internal sealed unsafe class TensorContext
             if (Storages[i].RefCount > 0) NativeMemory.AlignedFree((void*)Storages[i].Pointer);
         }
         Pool.Dispose();
+        Records.Free();
+        Storages.Free();
+        Nodes.Free();
+        NodeInputs.Free();
+        NodeArgs.Free();
+        Expressions.Free();
     }
 
     // ---- storages ----------------------------------------------------------------------------
@@ -116,7 +164,7 @@ internal sealed unsafe class TensorContext
     {
         int numel = Dims.NumEl(shape);
         long bytes = (long)numel * dtype.ElementSize();
-        int slot = NewSlot(bytes <= TensorRecord.InlineBytes ? -1 : NewStorage(bytes, zero), dtype, shape, 0, numel, temporary ? -1 : _depth);
+        int slot = NewSlot(bytes <= TensorRecord.InlineBytes ? -1 : NewStorage(bytes, zero), dtype, shape, 0, numel, temporary ? -1 : _allocationDepth);
         ref TensorRecord r = ref Records[slot];
         if (r.Storage == -1)
         {
@@ -150,62 +198,24 @@ internal sealed unsafe class TensorContext
     }
 
     /// <summary>
-    /// A view of <paramref name="baseSlot"/>'s storage with its own shape, strides and offset. An
-    /// engine temporary of a tiny base is a copy instead: the base's record, which holds the data,
-    /// may be released before the temporary.
+    /// A view of <paramref name="baseSlot"/>'s storage with its own shape, strides and offset. A view
+    /// of tiny (inline) data counts itself on the record that holds the data, which therefore lives on
+    /// until the last view is gone even if its own tensor is released first.
     /// </summary>
     public int NewView(int baseSlot, ReadOnlySpan<int> shape, in Dims strides, int offset, bool temporary = false)
     {
         ref TensorRecord b = ref Records[baseSlot];
         if (b.IsPending) Materialize(baseSlot); // a view shares memory: there has to be some
-        if (temporary && b.IsInline) return InlineCopy(baseSlot, shape, strides, offset);
-        int slot = NewSlot(b.Storage, b.DType, shape, offset, Dims.NumEl(shape), temporary ? -1 : _depth);
+        int slot = NewSlot(b.Storage, b.DType, shape, offset, Dims.NumEl(shape), temporary ? TensorRecord.EngineTemporary : _allocationDepth);
         ref TensorRecord v = ref Records[slot];
         for (int i = 0; i < v.Rank; i++) v.Strides[i] = strides[i];
         if (v.Storage >= 0) Storages[v.Storage].RefCount++;
+        else Records[v.InlineOwner].InlineViews++;
         v.Flags |= TensorFlags.IsView;
         ref TensorRecord baseRecord = ref Records[baseSlot];
         bool baseIsGradLeaf = (baseRecord.Flags & TensorFlags.RequiresGrad) != 0 && baseRecord.Node < 0;
         if (baseIsGradLeaf || (baseRecord.Flags & TensorFlags.ViewOfGradLeaf) != 0) v.Flags |= TensorFlags.ViewOfGradLeaf;
         return slot;
-    }
-
-    /// <summary>
-    /// An engine temporary of <paramref name="shapeSlot"/>'s shape whose every element is the single
-    /// value of <paramref name="valueSlot"/> (strides 0): a gradient that is one value repeated,
-    /// without writing it out. Its value lives in a pooled buffer so it never aliases a record.
-    /// </summary>
-    public int NewBroadcastTemporary(int valueSlot, int shapeSlot)
-    {
-        ref TensorRecord v = ref Records[valueSlot];
-        DType dtype = v.DType;
-        int storage = NewStorage(dtype.ElementSize(), zero: false);
-        Buffer.MemoryCopy(BytePointer(valueSlot), (void*)Storages[storage].Pointer, dtype.ElementSize(), dtype.ElementSize());
-        ref TensorRecord s = ref Records[shapeSlot];
-        int slot = NewSlot(storage, dtype, s.Shape.AsSpan(s.Rank), 0, s.NumEl, -1);
-        ref TensorRecord r = ref Records[slot];
-        for (int i = 0; i < r.Rank; i++) r.Strides[i] = 0;
-        r.Flags |= TensorFlags.IsView;
-        Storages[storage].RefCount++;
-        return slot;
-    }
-
-    /// <summary>A contiguous temporary holding the elements of a (tiny, inline) strided view.</summary>
-    private int InlineCopy(int baseSlot, ReadOnlySpan<int> shape, in Dims strides, int offset)
-    {
-        int copy = NewTensor(Records[baseSlot].DType, shape, zero: false, temporary: true);
-        int elementSize = Records[baseSlot].DType.ElementSize();
-        byte* src = (byte*)Unsafe.AsPointer(ref Records[Records[baseSlot].InlineOwner].Inline0);
-        byte* dst = (byte*)Pointer<byte>(copy);
-        Dims index = default;
-        for (int e = 0, n = Records[copy].NumEl; e < n; e++)
-        {
-            int at = offset;
-            for (int d = 0; d < shape.Length; d++) at += index[d] * strides[d];
-            Buffer.MemoryCopy(src + (nint)at * elementSize, dst + (nint)e * elementSize, elementSize, elementSize);
-            for (int d = shape.Length - 1; d >= 0 && ++index[d] == shape[d]; d--) index[d] = 0;
-        }
-        return copy;
     }
 
     private int NewSlot(int storage, DType dtype, ReadOnlySpan<int> shape, int offset, int numel, int scopeDepth)
@@ -229,8 +239,10 @@ internal sealed unsafe class TensorContext
         r.Node = -1;
         r.GradSlot = -1;
         r.GradHolders = 0;
+        r.InlineViews = 0;
         r.ScopeDepth = scopeDepth;
         if (scopeDepth > 0) AddOwned(scopeDepth, slot);
+        else if (scopeDepth == TensorRecord.RuleTemporary) AddRuleTemporary(slot);
         return slot;
     }
 
@@ -270,6 +282,13 @@ internal sealed unsafe class TensorContext
         if (--g.GradHolders == 0 && g.ScopeDepth == TensorRecord.OwnedByLeaves) ReleaseSlot(grad, TensorRecord.ReleasedAsGrad);
     }
 
+    /// <summary>Hands an engine temporary to the innermost scope, as if an op had made it there (Autograd.Grad's results).</summary>
+    public void AdoptIntoCurrentScope(int tempSlot)
+    {
+        Records[tempSlot].ScopeDepth = _depth;
+        if (_depth > 0) AddOwned(_depth, tempSlot);
+    }
+
     /// <summary>Hands an engine temporary to the scope enclosing the innermost one (<c>scope.Keep</c>).</summary>
     public void AdoptIntoParentScope(int tempSlot)
     {
@@ -292,7 +311,24 @@ internal sealed unsafe class TensorContext
         r.ReleasedByScope = releasedByScope;
         if (r.Storage >= 0) ReleaseStorageReference(r.Storage);
         if (r.IsPending) Ops.Fusion.Release(this, r.PendingExpression);
-        r.Storage = TensorRecord.Released;
+        if (r.IsInline)
+        {
+            int owner = r.InlineOwner;
+            if (owner != slot) LetGoOfInlineData(owner);
+            else if (r.InlineViews > 0) return; // its views still read this record's data: freed with the last of them
+        }
+        FreeRecord(slot);
+    }
+
+    private void LetGoOfInlineData(int owner)
+    {
+        ref TensorRecord o = ref Records[owner];
+        if (--o.InlineViews == 0 && (o.Flags & TensorFlags.Live) == 0) FreeRecord(owner);
+    }
+
+    private void FreeRecord(int slot)
+    {
+        Records[slot].Storage = TensorRecord.Released;
         if (_freeSlotCount == _freeSlots.Length) Array.Resize(ref _freeSlots, _freeSlots.Length * 2);
         _freeSlots[_freeSlotCount++] = slot;
     }
@@ -304,17 +340,81 @@ internal sealed unsafe class TensorContext
 
     public int OpenScope()
     {
+        if (_allocationDepth != _depth) ThrowHelper.ScopeDuringBackward();
+        int id = _nextScopeId++;
         if (++_depth == _frames.Length) Array.Resize(ref _frames, _frames.Length * 2);
         ref ScopeFrame f = ref _frames[_depth];
-        f.Id = _nextScopeId++;
+        f.Id = id;
         f.NodeStart = NodeCount;
+        f.NodeInputStart = NodeInputCount;
+        f.NodeArgStart = NodeArgCount;
         f.OwnedSlots ??= new int[64];
         f.OwnedCount = 0;
+        _allocationDepth = _depth;
         return f.Id;
+    }
+
+    // ---- rule temporaries: what the engine's own computation makes in a plain backward ----
+
+    /// <summary>
+    /// From now until <see cref="EndRuleTemporaries"/>, what ops make belongs to the engine's computation
+    /// of gradients: the gradients it keeps become engine temporaries (<see cref="KeepRuleTemporary"/>),
+    /// and the rest returns to the pool at the end. Returns the mark to end at (they nest).
+    /// </summary>
+    public int BeginRuleTemporaries()
+    {
+        _allocationDepth = TensorRecord.RuleTemporary;
+        _ruleTemporariesKeptSinceMark = 0;
+        return _ruleTemporaryCount;
+    }
+
+    /// <summary>Releases the rule temporaries made since <paramref name="mark"/> that nobody kept.</summary>
+    public void EndRuleTemporaries(int mark, bool outermost)
+    {
+        // The common case, a rule that made only the gradients it handed on, needs no walk.
+        if (_ruleTemporaryCount - mark != _ruleTemporariesKeptSinceMark)
+        {
+            for (int i = mark; i < _ruleTemporaryCount; i++)
+            {
+                int slot = _ruleTemporaries[i];
+                ref TensorRecord r = ref Records[slot];
+                if ((r.Flags & TensorFlags.Live) != 0 && r.ScopeDepth == TensorRecord.RuleTemporary) ReleaseSlot(slot, -1);
+            }
+        }
+        _ruleTemporaryCount = mark;
+        _ruleTemporariesKeptSinceMark = 0;
+        if (outermost) _allocationDepth = _depth;
+    }
+
+    /// <summary>A rule temporary the engine keeps (a pending gradient, an accumulator): an engine temporary from now on; other slots are left as they are.</summary>
+    public void KeepRuleTemporary(int slot)
+    {
+        ref TensorRecord r = ref Records[slot];
+        if (r.ScopeDepth != TensorRecord.RuleTemporary) return;
+        r.ScopeDepth = TensorRecord.EngineTemporary;
+        _ruleTemporariesKeptSinceMark++;
+    }
+
+    private int _ruleTemporariesKeptSinceMark;
+
+    private void AddRuleTemporary(int slot)
+    {
+        if (_ruleTemporaryCount == _ruleTemporaries.Length) Array.Resize(ref _ruleTemporaries, _ruleTemporaries.Length * 2);
+        _ruleTemporaries[_ruleTemporaryCount++] = slot;
+    }
+
+    /// <summary>Whether the engine owns <paramref name="slot"/> (and may write into it or release it).</summary>
+    public bool IsEngineOwned(int slot) => Records[slot].ScopeDepth == TensorRecord.EngineTemporary;
+
+    /// <summary>Releases <paramref name="slot"/> if the engine owns it; a tensor of a scope is left alone.</summary>
+    public void ReleaseIfEngineOwned(int slot)
+    {
+        if (Records[slot].ScopeDepth == TensorRecord.EngineTemporary) ReleaseSlot(slot, -1);
     }
 
     public void CloseScope(int id)
     {
+        if (_allocationDepth != _depth) ThrowHelper.ScopeDuringBackward();
         if (_depth == 0 || _frames[_depth].Id != id) ThrowHelper.ScopeClosedOutOfOrder(id, _depth == 0 ? 0 : _frames[_depth].Id);
         ref ScopeFrame f = ref _frames[_depth];
         for (int i = 0; i < f.OwnedCount; i++)
@@ -338,7 +438,10 @@ internal sealed unsafe class TensorContext
         }
         f.OwnedCount = 0;
         NodeCount = f.NodeStart;
+        NodeInputCount = f.NodeInputStart;
+        NodeArgCount = f.NodeArgStart;
         _depth--;
+        _allocationDepth = _depth;
     }
 
     /// <summary>True when a node recorded now would live at least as long as <paramref name="slot"/>'s scope.</summary>
@@ -346,13 +449,30 @@ internal sealed unsafe class TensorContext
 
     // ---- the tape ----------------------------------------------------------------------------
 
+    /// <summary>The next node of the tape, uninitialised: the recorder writes every field.</summary>
     public ref Node AppendNode(out int index)
     {
         Nodes.EnsureCapacity(NodeCount);
         index = NodeCount++;
-        ref Node n = ref Nodes[index];
-        n = default;
-        return ref n;
+        return ref Nodes[index];
+    }
+
+    /// <summary>Room for <paramref name="count"/> node inputs beyond the inline two; returns the first index.</summary>
+    public int AppendNodeInputs(int count)
+    {
+        int start = NodeInputCount;
+        NodeInputs.EnsureCapacity(start + count);
+        NodeInputCount += count;
+        return start;
+    }
+
+    /// <summary>Room for <paramref name="count"/> node integers; returns the first index.</summary>
+    public int AppendNodeArgs(int count)
+    {
+        int start = NodeArgCount;
+        NodeArgs.EnsureCapacity(start + count);
+        NodeArgCount += count;
+        return start;
     }
 
     // ---- element access ----------------------------------------------------------------------
@@ -379,7 +499,7 @@ internal sealed unsafe class TensorContext
     /// <summary>A contiguous tensor whose value is deferred expression <paramref name="expression"/> (which it now references).</summary>
     public int NewPendingTensor(DType dtype, ReadOnlySpan<int> shape, int expression, bool temporary)
     {
-        int slot = NewSlot(TensorRecord.PendingBase - expression, dtype, shape, 0, Dims.NumEl(shape), temporary ? -1 : _depth);
+        int slot = NewSlot(TensorRecord.PendingBase - expression, dtype, shape, 0, Dims.NumEl(shape), temporary ? -1 : _allocationDepth);
         ref TensorRecord r = ref Records[slot];
         r.InlineVersion = 0; // a pending value has not been written in place; its storage starts at version 0 too
         WriteContiguousStrides(ref r);

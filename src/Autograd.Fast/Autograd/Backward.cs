@@ -1,0 +1,75 @@
+using AutogradFast.Ops;
+using AutogradFast.Storage;
+
+namespace AutogradFast.Graph;
+
+/// <summary>
+/// What a backward rule sees of its node: the incoming gradient, the saved values by role, the inputs'
+/// shapes, the scalars, which inputs need a gradient, and where to put each input's gradient. A rule
+/// computes one local product per input with <see cref="Var"/> ops; the engine does the rest
+/// (summing broadcasts back, casting to the input's dtype, accumulating, releasing).
+/// <para>Ownership: the incoming <see cref="Grad"/> is lent to the rule. A gradient given to
+/// <see cref="Out"/> belongs to the engine from then on; handing on <see cref="Grad"/> itself is a move.
+/// Everything else the rule computed is released when it returns (in a plain backward), or stays in
+/// the user's scope as part of the new graph (under createGraph).</para>
+/// </summary>
+internal ref struct Backward
+{
+    public readonly TensorContext C;
+    private readonly ref Node _node;
+    private readonly Span<int> _outputs;
+
+    /// <summary>The gradient arriving at the node's output.</summary>
+    public readonly Var Grad;
+
+    public Backward(TensorContext c, ref Node node, int grad, Span<int> outputs)
+    {
+        C = c;
+        _node = ref node;
+        _outputs = outputs;
+        Grad = new Var(c, grad);
+    }
+
+    public readonly int InputCount => _node.InputCount;
+
+    /// <summary>Whether input <paramref name="i"/> needs a gradient (its edge leads somewhere).</summary>
+    public readonly bool Needs(int i) => Input(ref _node, i, C).Edge != Node.NoEdge;
+
+    /// <summary>Input <paramref name="i"/> as a tensor: read its shape and dtype; its values only if the row saves it.</summary>
+    public readonly Var Input(int i) => new(C, Input(ref _node, i, C).Slot);
+
+    public readonly Var Self => Saved(_node.Self);
+
+    public readonly Var Other => Saved(_node.Other);
+
+    public readonly Var Result => Saved(_node.Result);
+
+    public readonly double Scalar => _node.Scalar;
+
+    public readonly int Arg0 => _node.Arg0;
+
+    public readonly int Arg1 => _node.Arg1;
+
+    /// <summary>The node's stored integers (a geometry), see <see cref="Regions"/>.</summary>
+    public readonly int Args => _node.Args;
+
+    /// <summary>Whether both inputs are one tensor reached by one edge (<c>x * x</c>): one gradient serves both.</summary>
+    public readonly bool InputsAreOneTensor
+        => _node.InputCount == 2 && _node.In0.Slot == _node.In1.Slot && _node.In0.Edge == _node.In1.Edge;
+
+    /// <summary>The gradient for input <paramref name="i"/>.</summary>
+    public readonly void Out(int i, Var gradient) => _outputs[i] = gradient.Slot;
+
+    private readonly Var Saved(in SavedValue saved)
+    {
+        if (saved.Slot < 0) ThrowHelper.RuleReadsUnsavedValue(OpRows.GradFnName(_node.Kind));
+        return new Var(C, saved.Slot);
+    }
+
+    internal static ref NodeInput Input(ref Node n, int i, TensorContext c)
+    {
+        if (i == 0) return ref n.In0;
+        if (i == 1) return ref n.In1;
+        return ref c.NodeInputs[n.MoreInputs + i - 2];
+    }
+}

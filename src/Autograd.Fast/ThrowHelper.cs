@@ -18,10 +18,12 @@ internal static class ThrowHelper
         TensorContext? c = t.Context;
         if (c is null)
             throw new InvalidOperationException("This Tensor is default(Tensor): it was never created by a factory or an op.");
-        if (c.OwnerThreadId != Environment.CurrentManagedThreadId)
+        int holder = c.HolderThreadId;
+        if (holder != Environment.CurrentManagedThreadId)
             throw new InvalidOperationException(
-                $"This tensor belongs to thread {c.OwnerThreadId} and is used on thread {Environment.CurrentManagedThreadId}. " +
-                "Tensors and their graphs belong to the thread that created them.");
+                $"This tensor belongs to a graph that thread {holder} is using, and is used on thread {Environment.CurrentManagedThreadId} at the same time. " +
+                "A graph belongs to one logical flow at a time: it follows that flow across awaits, but two threads cannot use it at once " +
+                "(await the work that uses it instead of running it in parallel, or give each thread its own tensors).");
         ref TensorRecord r = ref c.Records[t.Slot];
         bool justReleased = r.Generation == t.Generation + 1;
         string by = !justReleased ? "when its scope ended"
@@ -44,7 +46,7 @@ internal static class ThrowHelper
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void CheckScopeThread(TensorContext? owner, int scopeId)
     {
-        if (owner is null || owner != TensorContext.CurrentOrNull) ScopeOnWrongThread(owner, scopeId);
+        if (owner is null || (owner != TensorContext.CurrentOrNull && !TensorContext.TryEnter(owner))) ScopeOnWrongThread(owner, scopeId);
     }
 
     [DoesNotReturn]
@@ -53,8 +55,8 @@ internal static class ThrowHelper
         string scope = scopeId > 0 ? $"Autograd.Scope #{scopeId}" : "Autograd.NoGrad()";
         if (owner is null) throw new InvalidOperationException($"{scope}: this scope value was not opened by Autograd.Scope() or Autograd.NoGrad() (it is a default value).");
         throw new InvalidOperationException(
-            $"{scope} was opened on thread {owner.OwnerThreadId} and is being disposed on thread {Environment.CurrentManagedThreadId}. " +
-            "A scope belongs to the thread that opened it: dispose it there (with `using`).");
+            $"{scope} belongs to a graph that thread {owner.HolderThreadId} is using, and is being disposed on thread {Environment.CurrentManagedThreadId} at the same time. " +
+            "A scope belongs to the flow that opened it: dispose it there (with `using`; across awaits is fine).");
     }
 
     [DoesNotReturn]
@@ -62,7 +64,8 @@ internal static class ThrowHelper
         "An Autograd.Scope cannot be opened or ended while a backward pass computes gradients (from a hook or a custom function's backward).");
 
     [DoesNotReturn]
-    public static T ForeignTensor<T>() => throw new InvalidOperationException("The tensor belongs to another thread's context.");
+    public static T ForeignTensor<T>() => throw new InvalidOperationException(
+        "The tensors belong to different graphs (made by different flows or threads): an op cannot combine them. Copy the values over (Tensor.FromSpan) instead.");
 
     [DoesNotReturn]
     public static void InPlaceOnOuterScope(string what) => throw new InvalidOperationException(

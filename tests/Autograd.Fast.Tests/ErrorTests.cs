@@ -606,51 +606,65 @@ public class ErrorTests
     }
 
     [Fact]
-    public void TensorUsedFromAnotherThread_IsRefused()
+    public void TensorUsedFromAnotherThread_WhileItsGraphIsInUse_IsRefused()
     {
-        Tensor mine = Tensor.From(new[] { 1f, 2f }, requiresGrad: true);
+        Tensor mine = Tensor.From(new[] { 1f, 2f }, requiresGrad: true); // this thread holds mine's graph throughout
         Tensor theirs = default;
         Exception? onOtherThread = null, readingHandle = null;
+        using var made = new ManualResetEventSlim();
+        using var checkedHere = new ManualResetEventSlim();
+        Exception? whileTheyHoldIt = null, mixedWhileTheyHoldIt = null;
         var thread = new Thread(() =>
         {
-            try
-            {
-                _ = mine.Sum();
-            }
-            catch (Exception e)
-            {
-                onOtherThread = e;
-            }
-            theirs = Tensor.Ones(2);
-            try
-            {
-                _ = mine.Shape;
-            }
-            catch (Exception e)
-            {
-                readingHandle = e;
-            }
+            onOtherThread = Record(() => mine.Sum());
+            readingHandle = Record(() => _ = mine.Shape);
+            theirs = Tensor.Ones(2); // the other thread's own graph, which it holds until it ends
+            made.Set();
+            checkedHere.Wait();
         });
         thread.Start();
+        made.Wait();
+        whileTheyHoldIt = Record(() => theirs.Sum());
+        mixedWhileTheyHoldIt = Record(() => _ = mine + theirs);
+        checkedHere.Set();
         thread.Join();
 
+        // "This tensor belongs to a graph that thread 1 is using, and is used on thread 5 at the same time."
         Assert.IsType<InvalidOperationException>(onOtherThread);
-        Assert.Contains("belongs to thread", onOtherThread!.Message);
-        Assert.Contains("Tensors and their graphs belong to the thread that created them", onOtherThread.Message);
+        Assert.Contains("belongs to a graph that thread", onOtherThread!.Message);
+        Assert.Contains("at the same time", onOtherThread.Message);
         Assert.IsType<InvalidOperationException>(readingHandle);
+        Assert.IsType<InvalidOperationException>(whileTheyHoldIt);
+        Assert.Contains("at the same time", whileTheyHoldIt!.Message);
+        Assert.IsType<InvalidOperationException>(mixedWhileTheyHoldIt);
 
-        // The other thread's tensor, used here (alone and mixed with ours).
-        var ex = Fails<InvalidOperationException>(() => theirs.Sum());
-        Assert.Contains("belongs to thread", ex.Message);
-        ex = Fails<InvalidOperationException>(() => _ = mine + theirs);
-        Assert.Contains("belongs to thread", ex.Message);
+        // Once that thread has ended its graph is free: using it here is sequential, not concurrent. Mixing
+        // two graphs in one op is still refused.
+        Assert.Equal(2f, theirs.Sum().Item<float>());
+        var ex = Fails<InvalidOperationException>(() => _ = mine + theirs);
+        Assert.Contains("belong to different graphs", ex.Message);
         ex = Fails<InvalidOperationException>(() => (mine * 2).Backward(theirs));
-        Assert.Contains("belongs to thread", ex.Message);
+        Assert.Contains("belong to different graphs", ex.Message);
 
         // Ours still works on its own thread.
         (mine * mine).Sum().Backward();
         Assert.Equal(new[] { 2f, 4f }, mine.Grad!.Value.ToArray<float>());
     }
+
+    private static Exception? Record(Action a)
+    {
+        try
+        {
+            a();
+            return null;
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+    }
+
+    private static Exception? Record(Func<object> f) => Record(() => { _ = f(); });
 
     [Fact]
     public void ScopesDisposedOutOfOrder()

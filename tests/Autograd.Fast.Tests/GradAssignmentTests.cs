@@ -128,7 +128,7 @@ public class GradAssignmentTests
         thread.Start();
         thread.Join();
         var e = Assert.Throws<InvalidOperationException>(() => p.Grad = foreign);
-        Assert.Contains("belongs to thread", e.Message);
+        Assert.Contains("belong to different graphs", e.Message); // that thread has ended: its graph is free, but another graph
     }
 
     [Fact]

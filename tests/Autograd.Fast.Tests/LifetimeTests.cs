@@ -209,7 +209,7 @@ public class LifetimeTests
         thread.Start();
         thread.Join();
         Assert.IsType<InvalidOperationException>(error);
-        Assert.Contains("belongs to thread", error!.Message);
+        Assert.Contains("belongs to a graph that thread", error!.Message);
     }
 
     [Fact]

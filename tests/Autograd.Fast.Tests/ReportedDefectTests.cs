@@ -103,7 +103,7 @@ public class ReportedDefectTests
         thread.Start();
         thread.Join();
         Assert.IsType<InvalidOperationException>(error);
-        Assert.Contains($"Autograd.Scope #{scope.Id} was opened on thread", error!.Message);
+        Assert.Contains($"Autograd.Scope #{scope.Id} belongs to a graph that thread", error!.Message);
         Assert.Equal(new[] { 3f, 3f }, inside.ToArray<float>()); // still open, still usable here
         scope.Dispose();
         Assert.Throws<ObjectDisposedException>(() => inside.Sum());

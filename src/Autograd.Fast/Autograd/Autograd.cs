@@ -72,8 +72,8 @@ public static class Autograd
     public static Tensor? Grad(Tensor output, Tensor input, Tensor? gradOutput = null, bool? retainGraph = null, bool createGraph = false, bool allowUnused = false)
         => Graph.Engine.Grad([output], [input], [gradOutput], retainGraph, createGraph, allowUnused)[0];
 
-    /// <summary><c>torch.manual_seed(seed)</c> for <c>Tensor.Rand</c> and <c>Tensor.Randn</c> on this thread.</summary>
-    public static void ManualSeed(ulong seed) => RandomStream.Reset(seed);
+    /// <summary><c>torch.manual_seed(seed)</c> for <c>Tensor.Rand</c> and <c>Tensor.Randn</c> of this flow's graph.</summary>
+    public static void ManualSeed(ulong seed) => TensorContext.Current.Random = new RandomStream { Seed = seed, Counter = 0 };
 
     /// <summary>Live tensors and pooled bytes on this thread (to watch that a loop does not grow the pool).</summary>
     public static (int LiveTensors, long PooledBytes, int RecordedNodes) PoolStatistics()

@@ -32,7 +32,7 @@ internal static unsafe class Fill
     public static void Random(TensorContext c, int slot, bool normal)
     {
         int n = c.Records[slot].NumEl;
-        ref RandomStream rng = ref RandomStream.ForThisThread;
+        ref RandomStream rng = ref c.Random;
         if (c.Records[slot].DType == DType.Float32)
         {
             float* p = c.Pointer<float>(slot);
@@ -47,35 +47,16 @@ internal static unsafe class Fill
 }
 
 /// <summary>
-/// A counter-based SplitMix64 stream (the generator the benchmark workloads define), one per thread,
-/// reset by <see cref="Autograd.ManualSeed"/>. The same seed gives the same tensors on any machine.
+/// A counter-based SplitMix64 stream (the generator the benchmark workloads define), one per graph
+/// (it travels with the flow, as the graph does), reset by <see cref="Autograd.ManualSeed"/>. The
+/// same seed gives the same tensors on any machine.
 /// </summary>
 internal struct RandomStream
 {
-    [ThreadStatic] private static RandomStream t_stream;
-    [ThreadStatic] private static bool t_seeded;
-
     public ulong Seed;
     public ulong Counter;
 
-    public static ref RandomStream ForThisThread
-    {
-        get
-        {
-            if (!t_seeded)
-            {
-                t_stream = new RandomStream { Seed = (ulong)Environment.TickCount64 ^ 0x9E3779B97F4A7C15UL };
-                t_seeded = true;
-            }
-            return ref t_stream;
-        }
-    }
-
-    public static void Reset(ulong seed)
-    {
-        t_stream = new RandomStream { Seed = seed, Counter = 0 };
-        t_seeded = true;
-    }
+    public static RandomStream Unseeded() => new() { Seed = (ulong)Environment.TickCount64 ^ 0x9E3779B97F4A7C15UL };
 
     public static ulong SplitMix64(ulong seed, ulong i)
     {

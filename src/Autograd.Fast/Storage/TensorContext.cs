@@ -5,31 +5,12 @@ using System.Runtime.InteropServices;
 namespace AutogradFast.Storage;
 
 /// <summary>
-/// The owner behind every <see cref="Tensor"/> handle of one thread: tensor slots, storages, the
-/// scope stack and the tape's node arena. One per thread, so nothing here takes a lock; a handle from
-/// another thread's context is refused by <see cref="Tensor"/>.
+/// The owner behind every <see cref="Tensor"/> handle of one graph: tensor slots, storages, the scope
+/// stack and the tape's node arena. One thread at a time uses it, so nothing here takes a lock; which
+/// thread that is, and how a context travels with an async flow, is ContextOwnership.cs.
 /// </summary>
-internal sealed unsafe class TensorContext
+internal sealed unsafe partial class TensorContext
 {
-    [ThreadStatic] private static TensorContext? t_current;
-
-    public static TensorContext Current
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => t_current ?? CreateForThisThread();
-    }
-
-    /// <summary>This thread's context if it has one (handle checks must not create one).</summary>
-    public static TensorContext? CurrentOrNull
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => t_current;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static TensorContext CreateForThisThread() => t_current = new TensorContext();
-
-    public readonly int OwnerThreadId = Environment.CurrentManagedThreadId;
     public readonly NativeBufferPool Pool = new();
 
     public PagedArray<TensorRecord> Records;
@@ -76,6 +57,9 @@ internal sealed unsafe class TensorContext
 
     public bool GradEnabled = true;
 
+    /// <summary>The random stream of Tensor.Rand/Randn (Autograd.ManualSeed resets it).</summary>
+    public Ops.RandomStream Random = Ops.RandomStream.Unseeded();
+
     /// <summary>The engine's per-node gradient waiting to be consumed (-1: none), indexed like the tape.</summary>
     public int[] PendingGradients = [];
 
@@ -108,14 +92,9 @@ internal sealed unsafe class TensorContext
     /// <summary>Live tensor slots (a pool-growth test watches this with <see cref="NativeBufferPool.BytesOwned"/>).</summary>
     public int LiveSlotCount => _recordCount - _freeSlotCount;
 
-    private TensorContext()
-    {
-        _frames[0] = new ScopeFrame { Id = 0, NodeStart = 0, OwnedSlots = [], OwnedCount = 0 };
-    }
-
     ~TensorContext()
     {
-        // The thread is gone and nothing can reach its tensors: give the native memory back.
+        // Nothing can reach its tensors any more (no handle, no flow): give the native memory back.
         for (int i = 0; i < _storageCount; i++)
         {
             if (Storages[i].RefCount > 0) NativeMemory.AlignedFree((void*)Storages[i].Pointer);

@@ -42,12 +42,20 @@ public readonly partial struct Tensor
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
-            // The thread's own context (a [ThreadStatic] read the JIT inlines) is the only one usable here.
+            // The thread's current context (a [ThreadStatic] read the JIT inlines) is the fast path;
+            // another context is entered if this thread may hold it (ContextOwnership.cs).
             TensorContext? c = Context;
-            if (c is null || c != TensorContext.CurrentOrNull || c.Records[Slot].Generation != Generation)
-                ThrowHelper.InvalidHandle(this);
-            return c!;
+            if (c is null || c != TensorContext.CurrentOrNull || c.Records[Slot].Generation != Generation) return Enter(this);
+            return c;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TensorContext Enter(Tensor t)
+    {
+        TensorContext? c = t.Context;
+        if (c is null || !TensorContext.TryEnter(c) || c.Records[t.Slot].Generation != t.Generation) ThrowHelper.InvalidHandle(t);
+        return c!;
     }
 
     internal ref TensorRecord Record

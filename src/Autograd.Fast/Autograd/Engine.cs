@@ -86,6 +86,7 @@ internal static unsafe class Engine
 
         var pass = new Pass(c, retain, create, targets, results);
         bool gradMode = c.GradEnabled;
+        c.BackwardDepth++; // the root scope is not collected while gradients are computed
         c.GradEnabled = create; // rules record exactly when a graph of the gradients is wanted
         int mark = create ? -1 : c.BeginRuleTemporaries();
         try
@@ -106,6 +107,7 @@ internal static unsafe class Engine
             pass.UnmarkTargets();
             if (!create) c.EndRuleTemporaries(mark, outermost: true);
             c.GradEnabled = gradMode;
+            c.BackwardDepth--;
         }
         if (results is not null && !create) pass.HandResultsToTheScope();
     }

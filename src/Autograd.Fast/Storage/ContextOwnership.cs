@@ -54,9 +54,20 @@ internal sealed partial class TensorContext
     /// <summary>The managed id of the thread holding this context (0: none), for messages.</summary>
     public int HolderThreadId => _holder;
 
+    /// <summary>Sends this thread's next use of this context down the slow path (where a due collection runs).</summary>
+    private void ForgetCurrentOnThisThread()
+    {
+        if (t_current == this) t_current = null;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static TensorContext CurrentSlow()
     {
+        if (t_current is null && s_flow.Value is { } flow && flow.Context._holder == Environment.CurrentManagedThreadId)
+        {
+            flow.Context.CollectIfDue(); // a factory or scope call is between ops
+            return t_current = flow.Context;
+        }
         // Carry on with the flow's graph (after an await), unless another thread is using it: a thread
         // started from a flow (which inherits its binding) then gets a graph of its own, as before.
         if (s_flow.Value is { } bound && bound.Context.TryHold(waitForOtherThread: false)) return t_current = bound.Context;
@@ -73,6 +84,7 @@ internal sealed partial class TensorContext
     public static bool TryEnter(TensorContext c)
     {
         if (!c.TryHold(waitForOtherThread: true)) return false;
+        c.CollectIfDue(); // a handle check is between ops
         t_current = c;
         if (s_flow.Value is null) s_flow.Value = c._binding; // so that this flow lets go of it at its next await
         return true;

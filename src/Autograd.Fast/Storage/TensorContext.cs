@@ -106,6 +106,7 @@ internal sealed unsafe partial class TensorContext
         NodeInputs.Free();
         NodeArgs.Free();
         Expressions.Free();
+        FreeLeaseWatchers();
     }
 
     // ---- storages ----------------------------------------------------------------------------
@@ -143,7 +144,9 @@ internal sealed unsafe partial class TensorContext
     {
         int numel = Dims.NumEl(shape);
         long bytes = (long)numel * dtype.ElementSize();
-        int slot = NewSlot(bytes <= TensorRecord.InlineBytes ? -1 : NewStorage(bytes, zero), dtype, shape, 0, numel, temporary ? -1 : _allocationDepth);
+        int depth = temporary ? -1 : _allocationDepth;
+        if (depth == 0 && bytes > TensorRecord.InlineBytes) _rootBytes += bytes;
+        int slot = NewSlot(bytes <= TensorRecord.InlineBytes ? -1 : NewStorage(bytes, zero), dtype, shape, 0, numel, depth);
         ref TensorRecord r = ref Records[slot];
         if (r.Storage == -1)
         {
@@ -220,13 +223,15 @@ internal sealed unsafe partial class TensorContext
         r.GradHolders = 0;
         r.InlineViews = 0;
         r.ScopeDepth = scopeDepth;
-        if (scopeDepth > 0) AddOwned(scopeDepth, slot);
+        if (scopeDepth >= 0) AddOwned(scopeDepth, slot);
         else if (scopeDepth == TensorRecord.RuleTemporary) AddRuleTemporary(slot);
         return slot;
     }
 
+    /// <summary>Lists <paramref name="slot"/> as owned by scope <paramref name="depth"/> (the root scope's list is what its collector sweeps).</summary>
     private void AddOwned(int depth, int slot)
     {
+        if (depth == 0) CountRootAllocation();
         ref ScopeFrame f = ref _frames[depth];
         if (f.OwnedCount == f.OwnedSlots.Length) Array.Resize(ref f.OwnedSlots, Math.Max(64, f.OwnedCount * 2));
         f.OwnedSlots[f.OwnedCount++] = slot;
@@ -265,7 +270,7 @@ internal sealed unsafe partial class TensorContext
     public void AdoptIntoCurrentScope(int tempSlot)
     {
         Records[tempSlot].ScopeDepth = _depth;
-        if (_depth > 0) AddOwned(_depth, tempSlot);
+        AddOwned(_depth, tempSlot);
     }
 
     /// <summary>Hands an engine temporary to the scope enclosing the innermost one (<c>scope.Keep</c>).</summary>
@@ -273,7 +278,7 @@ internal sealed unsafe partial class TensorContext
     {
         int depth = Math.Max(_depth - 1, 0);
         Records[tempSlot].ScopeDepth = depth;
-        if (depth > 0) AddOwned(depth, tempSlot);
+        AddOwned(depth, tempSlot);
     }
 
     public void ReleaseSlot(int slot, int releasedByScope)

@@ -11,7 +11,9 @@ namespace AutogradFast;
 /// </summary>
 public readonly partial struct Tensor
 {
-    internal readonly TensorContext? Context;
+    // The context, or for a tensor of the root scope a lease on it: while any copy of this handle is
+    // reachable the tensor is kept, and once none is the root scope may reclaim it (RootScopeCollector.cs).
+    private readonly object? _owner;
 
     // Slot and generation packed in one field: a handle returned by value is then built in two
     // registers. As two int fields, NativeAOT's code stored them separately and reloaded them as one
@@ -20,8 +22,19 @@ public readonly partial struct Tensor
 
     internal Tensor(TensorContext context, int slot)
     {
-        Context = context;
-        _slotAndGeneration = (uint)slot | ((long)context.Records[slot].Generation << 32);
+        ref TensorRecord r = ref context.Records[slot];
+        _slotAndGeneration = (uint)slot | ((long)r.Generation << 32);
+        _owner = r.ScopeDepth == 0 ? context.Lease(slot, r.Generation) : context;
+    }
+
+    internal TensorContext? Context
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            object? owner = _owner;
+            return owner is RootLease lease ? lease.Context : Unsafe.As<TensorContext?>(owner);
+        }
     }
 
     internal int Slot
@@ -55,6 +68,9 @@ public readonly partial struct Tensor
     {
         TensorContext? c = t.Context;
         if (c is null || !TensorContext.TryEnter(c) || c.Records[t.Slot].Generation != t.Generation) ThrowHelper.InvalidHandle(t);
+        // Entering may collect the root scope (RootScopeCollector.cs): the handle being checked must
+        // count as held through it, even when the caller's copy is a temporary the JIT considers dead.
+        GC.KeepAlive(t._owner);
         return c!;
     }
 

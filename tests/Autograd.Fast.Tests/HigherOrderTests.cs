@@ -437,6 +437,40 @@ public class HigherOrderTests
         }
     }
 
+    /// <summary>
+    /// The double-backward trick for a Jacobian-vector product: g(u) = Jᵀu is linear in a gradOutput u
+    /// that requires grad, so ∂⟨g, w⟩/∂u = J w. For y = x·tanh x, J is diagonal: tanh x + x(1 - tanh² x).
+    /// </summary>
+    [Fact]
+    public void GradOutputThatRequiresGrad_IsPartOfTheGraph_GivingJacobianVectorProducts()
+    {
+        double[] ws = [1.0, 2.0, -3.0, 0.5, -1.5];
+        using (Autograd.Scope())
+        {
+            Tensor x = Tensor.From(Signed, requiresGrad: true);
+            Tensor u = Tensor.Zeros(5, DType.Float64, requiresGrad: true); // the value of u does not matter: g is linear in it
+            Tensor g = Autograd.Grad(x * x.Tanh(), x, u, createGraph: true)!.Value;
+            Tensor jw = Autograd.Grad((g * Tensor.From(ws)).Sum(), u)!.Value;
+            AssertClose(Signed.Zip(ws, (a, w) => (Math.Tanh(a) + a * (1 - Math.Tanh(a) * Math.Tanh(a))) * w), jw, "J w");
+        }
+    }
+
+    /// <summary>Derivatives with respect to a non-leaf: h = eˣ, f = Σh³: ∂f/∂h = 3h², ∂²f/∂h² = 6h, and ∂(Σ 6h)/∂x = 6eˣ.</summary>
+    [Fact]
+    public void SecondDerivatives_WithRespectToANonLeaf_ThenBackToTheLeaf()
+    {
+        using (Autograd.Scope())
+        {
+            Tensor x = Tensor.From(Signed, requiresGrad: true);
+            Tensor h = x.Exp();
+            Tensor g = Autograd.Grad(h.Pow(3).Sum(), h, createGraph: true)!.Value;
+            Tensor g2 = Autograd.Grad(g.Sum(), h, createGraph: true)!.Value;
+            AssertClose(Signed.Select(a => 3 * Math.Exp(2 * a)), g, "df/dh = 3h^2");
+            AssertClose(Signed.Select(a => 6 * Math.Exp(a)), g2, "d2f/dh2 = 6h");
+            AssertClose(Signed.Select(a => 6 * Math.Exp(a)), Autograd.Grad(g2.Sum(), x)!.Value, "d(sum 6h)/dx = 6e^x");
+        }
+    }
+
     // ---- createGraph changes no bit of the gradients ----
 
     private sealed record BitGraph(string Name, int[][] Shapes, Func<Tensor[], Tensor> F, bool ExplicitGradient = false);

@@ -4,7 +4,7 @@ using Xunit;
 namespace AutogradFast.Tests;
 
 /// <summary>
-/// The gradient, error, lifetime and seed suites again with fusion forced on for every tensor size
+/// The gradient, higher-order, error, lifetime and seed suites again with fusion forced on for every tensor size
 /// (<see cref="Autograd.FusionMinElements"/> = 1): deferring and fusing elementwise work must not
 /// change a value, a grad_fn, an error message or a printed string.
 /// </summary>
@@ -60,6 +60,27 @@ public sealed class FusedLifetimeTests : LifetimeTests, IDisposable
 }
 
 public sealed class FusedSeedNotebookTests : SeedNotebookTests, IDisposable
+{
+    private readonly ForcedFusion _fusion = new();
+
+    public void Dispose() => _fusion.Dispose();
+
+    [Fact]
+    public void Fusion_IsOnForTheseTests() => ForcedFusion.AssertDeferred();
+}
+
+/// <summary>Second and third derivatives, createGraph's bit-for-bit gradients, the gradient penalty and the errors, fused.</summary>
+public sealed class FusedHigherOrderTests : HigherOrderTests, IDisposable
+{
+    private readonly ForcedFusion _fusion = new();
+
+    public void Dispose() => _fusion.Dispose();
+
+    [Fact]
+    public void Fusion_IsOnForTheseTests() => ForcedFusion.AssertDeferred();
+}
+
+public sealed class FusedHigherOrderOracleTests : HigherOrderOracleTests, IDisposable
 {
     private readonly ForcedFusion _fusion = new();
 

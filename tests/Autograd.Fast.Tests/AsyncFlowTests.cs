@@ -9,12 +9,24 @@ namespace AutogradFast.Tests;
 /// </summary>
 public class AsyncFlowTests
 {
-    /// <summary>Continues on a thread-pool thread after a timer: usually another thread than before.</summary>
+    /// <summary>Continues on a new thread, always (the async method's execution context flows with it, as after any await).</summary>
     private static async Task Hop(ConcurrentBag<int> threads)
     {
         threads.Add(Environment.CurrentManagedThreadId);
-        await Task.Delay(1).ConfigureAwait(false);
+        await new ToANewThread();
         threads.Add(Environment.CurrentManagedThreadId);
+    }
+
+    /// <summary>An awaitable that is never complete and runs its continuation on a thread started for it.</summary>
+    private readonly struct ToANewThread : System.Runtime.CompilerServices.INotifyCompletion
+    {
+        public ToANewThread GetAwaiter() => this;
+
+        public bool IsCompleted => false;
+
+        public void OnCompleted(Action continuation) => new Thread(() => continuation()).Start();
+
+        public void GetResult() { }
     }
 
     private static (float Loss, float[] W, float[] B) Step(Tensor x, Tensor w, Tensor b)

@@ -180,6 +180,13 @@ public class FiniteDifferenceTests
         new("grad_of_select", t => GradOf((t[0][1] * t[0][0].Exp()).Sum(), t[0]), [Any(2, 3)], Differentiates: true),
         new("grad_of_slice", t => GradOf(t[0].Slice(1, 0, 4, 2).Pow(3).Sum(), t[0]), [Any(2, 4)], Differentiates: true),
         new("grad_of_broadcast_add", t => GradOf((t[0] + t[1]).Pow(2).Sum(), t[1]), [Any(2, 3), Any(3)], Differentiates: true),
+        new("grad_of_broadcast_to_0d", t => GradOf((t[0] * t[1]).Pow(2).Sum(), t[1]), [Any(2, 3), Any()], Differentiates: true),
+        new("grad_of_broadcast_keepdim", t => GradOf((t[0] * t[1]).Pow(2).Sum(), t[1]), [Any(2, 3), Any(2, 1)], Differentiates: true),
+        new("grad_of_unsqueeze", t => GradOf((t[0].Unsqueeze(0) * t[1]).Pow(2).Sum(), t[0]), [Any(3), Any(2, 3)], Differentiates: true),
+        // the derivative of select's gradient is a region read (as_strided), whose derivative is a strided scatter
+        new("third_order_through_select", t => GradOf(GradOf(GradOf(t[0][1].Pow(4).Sum(), t[0]).Pow(2).Sum(), t[0]).Pow(2).Sum(), t[0]),
+            [Any(2, 3)], Differentiates: true),
+        new("third_derivative_of_square", t => GradOf(GradOf((t[0] * t[0] * t[0]).Sum(), t[0]).Sum(), t[0]) * t[0], [Any(2, 3)], Differentiates: true),
         new("grad_of_expand", t => GradOf((t[0].Expand(3, 2) * t[1]).Pow(2).Sum(), t[0]), [Any(1, 2), Any(3, 2)], Differentiates: true),
         new("grad_of_norm", t => GradOf(t[0].Norm() * t[0].Sum(), t[0]), [Any(2, 3)], Differentiates: true),
         new("grad_of_mm", t => GradOf(Tensor.Mm(t[0], t[1]).Tanh().Sum(), t[0]), [Any(2, 3), Any(3, 2)], Differentiates: true),

@@ -14,75 +14,10 @@ public class HigherOrderOracleTests
 {
     private static readonly Lazy<IReadOnlyList<HigherOrderCase>> Cases = new(LoadCases);
 
-    /// <summary>
-    /// Graphs whose Hessian-vector product the library does not give as PyTorch does (reported as
-    /// library bugs; the check runs in <see cref="KnownDivergentHessianVectorProducts_MatchPyTorch"/>,
-    /// skipped until they are fixed).
-    /// </summary>
-    private static readonly Dictionary<string, string> HvpDivergences = new()
-    {
-        // PyTorch: threshold_backward's derivative in its saved input is zeros_like(grad), so the
-        // second derivative of relu is a zero tensor. The library's ThresholdBackward rule gives that
-        // input no gradient, so x is "unused" and Autograd.Grad returns null (or throws without allowUnused).
-        ["relu"] = "relu's second derivative is null instead of zeros",
-    };
-
-    /// <summary>
-    /// First gradients (<c>graph/input</c>) whose grad_fn name differs from PyTorch's, reported as
-    /// library divergences: the values are right (checked like every other case), the name of the op
-    /// that produced the gradient is not PyTorch's. Their names are checked in
-    /// <see cref="KnownDivergentGradFns_MatchPyTorch"/>, skipped until they are fixed.
-    /// </summary>
-    private static readonly Dictionary<string, string> GradFnDivergences = new()
-    {
-        // pow's rule records one PowBackwardBackward0 node; PyTorch's pow_backward is grad * (p * x^(p-1)): MulBackward0.
-        ["pow_5/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["pow_2/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["pow_3/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["pow_2_5/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["pow_half/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["pow_neg2/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["mean_cube/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["add_broadcast_cube/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["sub_0d_square/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["where/x"] = "PowBackwardBackward0 for MulBackward0",
-        ["where_broadcast/y"] = "PowBackwardBackward0 for MulBackward0",
-        // x * x: the library's one ScaledMul (grad * 2x); PyTorch adds grad*x + grad*x: AddBackward0.
-        ["mul_same_leaf/x"] = "ScaledMulBackward0 for AddBackward0",
-        // div's divisor: the library's -grad * self / (other * other) ends in a division; PyTorch's -grad * ((self / other) / other) in a product.
-        ["div/y"] = "DivBackward0 for MulBackward0",
-        ["fanout/y"] = "DivBackward0 for MulBackward0",
-        // A broadcast gradient summed back: PyTorch's sum_to_size ends in a view (ViewBackward0), or a full sum (SumBackward0) to a 0-d input.
-        ["add_broadcast_cube/b"] = "SumBackward1 for ViewBackward0",
-        ["mul_broadcast_row/y"] = "SumBackward1 for ViewBackward0",
-        ["mlp/b1"] = "SumBackward1 for ViewBackward0",
-        ["mlp/b2"] = "SumBackward1 for ViewBackward0",
-        ["sub_0d_square/y"] = "SumBackward1 for SumBackward0",
-        // mv's matrix gradient: the library's mm of two unsqueezed vectors; PyTorch's grad.ger(vec): MulBackward0.
-        ["mv_sigmoid/x"] = "MmBackward0 for MulBackward0",
-        // unsqueeze's gradient squeezes one dim: PyTorch 1.13 calls that SqueezeBackward1.
-        ["matmul_1d_2d_exp/x"] = "SqueezeBackward3 for SqueezeBackward1",
-        ["unsqueeze_expand_tanh/x"] = "SqueezeBackward3 for SqueezeBackward1",
-        // select's and slice's gradients: the library's strided scatter; PyTorch's select_backward / slice_backward nodes.
-        ["select_dim1_square/x"] = "AsStridedScatterBackward0 for SelectBackwardBackward0",
-        ["slice_step_cube/x"] = "AsStridedScatterBackward0 for SliceBackwardBackward0",
-    };
-
     /// <summary>Graphs whose float64 case computes in float32 on the way (so float32's tolerance applies).</summary>
     private static readonly HashSet<string> ComputesInFloat32 = ["to_other_dtype_and_back"];
 
-    private const string HvpSkip = "Known library divergence from PyTorch (see HvpDivergences); remove Skip once fixed.";
-    private const string GradFnSkip = "Known grad_fn name divergences from PyTorch (see GradFnDivergences); remove Skip once fixed.";
-
     public static TheoryData<string> CaseNames() => NamesWhere(_ => true);
-
-    public static TheoryData<string> CaseNamesWithPyTorchsHvp() => NamesWhere(c => !HvpDivergences.ContainsKey(c.Graph));
-
-    public static TheoryData<string> CaseNamesWithPyTorchsGradFns() => NamesWhere(c => c.Grads.Keys.Any(i => !GradFnDivergences.ContainsKey($"{c.Graph}/{i}")));
-
-    public static TheoryData<string> CaseNamesWithDivergentHvp() => NamesWhere(c => HvpDivergences.ContainsKey(c.Graph));
-
-    public static TheoryData<string> CaseNamesWithDivergentGradFns() => NamesWhere(c => c.Grads.Keys.Any(i => GradFnDivergences.ContainsKey($"{c.Graph}/{i}")));
 
     private static TheoryData<string> NamesWhere(Func<HigherOrderCase, bool> keep)
     {
@@ -113,34 +48,22 @@ public class HigherOrderOracleTests
     }
 
     [Theory]
-    [MemberData(nameof(CaseNamesWithPyTorchsGradFns))]
-    public void FirstGradients_HavePyTorchsGradFn(string name) => AssertGradFns(name, divergent: false);
-
-    [Theory(Skip = GradFnSkip)]
-    [MemberData(nameof(CaseNamesWithDivergentGradFns))]
-    public void KnownDivergentGradFns_MatchPyTorch(string name) => AssertGradFns(name, divergent: true);
-
-    [Theory]
-    [MemberData(nameof(CaseNamesWithPyTorchsHvp))]
-    public void HessianVectorProducts_MatchPyTorch(string name) => AssertHessianVectorProducts(name);
-
-    [Theory(Skip = HvpSkip)]
-    [MemberData(nameof(CaseNamesWithDivergentHvp))]
-    public void KnownDivergentHessianVectorProducts_MatchPyTorch(string name) => AssertHessianVectorProducts(name);
-
-    /// <summary>The grad_fn of each first gradient: of the inputs listed in GradFnDivergences (<paramref name="divergent"/>) or of the others.</summary>
-    private static void AssertGradFns(string name, bool divergent)
+    [MemberData(nameof(CaseNames))]
+    public void FirstGradients_HavePyTorchsGradFn(string name)
     {
         HigherOrderCase c = Case(name);
         Result r = Evaluate(c);
         Assert.True(r.FirstError is null, $"{name}: Autograd.Grad(createGraph: true) threw: {r.FirstError}");
         string[] mismatches = c.Grads
-            .Where(kv => GradFnDivergences.ContainsKey($"{c.Graph}/{kv.Key}") == divergent)
             .Where(kv => kv.Value.GradFn != r.Grads[kv.Key].GradFn)
             .Select(kv => $"∂out/∂{kv.Key}: {r.Grads[kv.Key].GradFn ?? "null"}, PyTorch {kv.Value.GradFn ?? "null"}")
             .ToArray();
-        Assert.True(mismatches.Length == 0, $"{name}: " + string.Join("; ", mismatches));
+        Assert.True(mismatches.Length == 0, $"{name}: grad_fn differs from PyTorch's: {string.Join("; ", mismatches)}");
     }
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void HessianVectorProducts_MatchPyTorch(string name) => AssertHessianVectorProducts(name);
 
     private static void AssertHessianVectorProducts(string name)
     {
@@ -189,13 +112,11 @@ public class HigherOrderOracleTests
     }
 
     [Fact]
-    public void ExceptionLists_NameOnlyFixtureGraphsAndGradients()
+    public void ExceptionList_NamesOnlyFixtureGraphs()
     {
         var recorded = Cases.Value.Select(c => c.Graph).ToHashSet();
-        var recordedGrads = Cases.Value.SelectMany(c => c.Grads.Keys.Select(i => $"{c.Graph}/{i}")).ToHashSet();
-        string[] stale = HvpDivergences.Keys.Concat(ComputesInFloat32).Where(g => !recorded.Contains(g))
-            .Concat(GradFnDivergences.Keys.Where(g => !recordedGrads.Contains(g))).ToArray();
-        Assert.True(stale.Length == 0, "exception lists name graphs or gradients the fixture does not have: " + string.Join(", ", stale));
+        string[] stale = ComputesInFloat32.Where(g => !recorded.Contains(g)).ToArray();
+        Assert.True(stale.Length == 0, "the float32-tolerance list names graphs the fixture does not have: " + string.Join(", ", stale));
     }
 
     // ---- running one case ----

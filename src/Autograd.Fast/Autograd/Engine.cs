@@ -410,7 +410,8 @@ internal static unsafe class Engine
             if (_create)
             {
                 Var g = new(_c, grad);
-                Var updated = r.GradSlot < 0 ? g.ZerosLike().Copy_(g) : new Var(_c, r.GradSlot) + g;
+                // PyTorch: a leaf's first gradient is copied in (CopyBackwards), a non-leaf's cloned (CloneBackward0).
+                Var updated = r.GradSlot >= 0 ? new Var(_c, r.GradSlot) + g : r.Node < 0 ? g.ZerosLike().Copy_(g) : g.Clone();
                 _c.SetGrad(leaf, updated.Slot);
                 return;
             }

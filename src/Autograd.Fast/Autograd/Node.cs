@@ -9,14 +9,17 @@ internal enum OpKind : byte
 {
     Add, AddScalar, Sub, SubScalar, RsubScalar, Mul, MulScalar, Div, DivScalar, Neg, Reciprocal,
     PowScalar, Exp, Log, Tanh, Sigmoid, Relu,
-    Sum, Mean, Norm, SumToSize,
-    ScaledMul,
+    Sum, Mean, Norm,
+    // sum_to_size named as PyTorch's sum_to names its last op: sum(dims, keepdim), then a view when
+    // leading dims go, or sum() into a 0-d tensor
+    SumToSize, SumToSizeView, SumToScalar,
+    ScaledMul, DoubledProduct,
     Dot, Mm, Mv,
-    T, Transpose, Select, Slice, Unsqueeze, Squeeze, Expand,
+    T, Transpose, Select, Slice, Unsqueeze, Squeeze, SqueezeInPlace, Expand,
     CopySlices, Copy, Clone, ToCopy, Where,
     // fused backward kernels, differentiable in turn
     PowBackward, TanhBackward, SigmoidBackward, ThresholdBackward,
-    RegionScatter, RegionOf, RegionZeroed,
+    RegionScatter, RegionOf, RegionZeroed, SelectBackward, SliceBackward,
 }
 
 [Flags]

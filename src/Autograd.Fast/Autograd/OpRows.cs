@@ -94,10 +94,13 @@ internal static class OpRows
         OpKind.Sigmoid => Exponential.SigmoidRow,
         OpKind.Relu => Exponential.ReluRow,
         OpKind.ScaledMul => Arithmetic.ScaledMulRow,
+        OpKind.DoubledProduct => Arithmetic.DoubledProductRow,
         OpKind.Sum => Reduction.SumRow,
         OpKind.Mean => Reduction.MeanRow,
         OpKind.Norm => Reduction.NormRow,
         OpKind.SumToSize => Reduction.SumToSizeRow,
+        OpKind.SumToSizeView => Reduction.SumToSizeViewRow,
+        OpKind.SumToScalar => Reduction.SumToScalarRow,
         OpKind.Dot => Products.DotRow,
         OpKind.Mm => Products.MmRow,
         OpKind.Mv => Products.MvRow,
@@ -107,6 +110,7 @@ internal static class OpRows
         OpKind.Slice => Views.SliceRow,
         OpKind.Unsqueeze => Views.UnsqueezeRow,
         OpKind.Squeeze => Views.SqueezeRow,
+        OpKind.SqueezeInPlace => Views.SqueezeInPlaceRow,
         OpKind.Expand => Views.ExpandRow,
         OpKind.CopySlices => Views.CopySlicesRow,
         OpKind.Copy => InPlace.CopyRow,
@@ -120,6 +124,8 @@ internal static class OpRows
         OpKind.RegionScatter => Regions.ScatterRow,
         OpKind.RegionOf => Regions.RegionOfRow,
         OpKind.RegionZeroed => Regions.ZeroedRow,
+        OpKind.SelectBackward => Regions.SelectBackwardRow,
+        OpKind.SliceBackward => Regions.SliceBackwardRow,
     };
 #pragma warning restore CS8524
 }

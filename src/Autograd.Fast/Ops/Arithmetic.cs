@@ -144,12 +144,12 @@ namespace AutogradFast.Ops
         /// <c>a * (k * b)</c> in one kernel (a gradient times a constant multiple of a saved value: pow 2's
         /// and x * x's rules). Differentiable in turn: its row is <see cref="ScaledMulBackward"/>.
         /// </summary>
-        public static int ScaledMul(TensorContext c, int a, int b, double k)
+        public static int ScaledMul(TensorContext c, int a, int b, double k, OpKind kind = OpKind.ScaledMul)
         {
             ref TensorRecord ra = ref c.Records[a];
             int rank = Broadcasting.BroadcastShape(ra, c.Records[b], out Dims shape);
             int result = Elementwise<GradTimesScaledOperator>(c, PromoteOperands(ra, c.Records[b]), shape.AsSpan(rank), temporary: false, Operand.Of(a), Operand.Of(b), Operand.Of(k));
-            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, OpKind.ScaledMul, result, a, b).Scalar = k;
+            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, kind, result, a, b).Scalar = k;
             return result;
         }
 
@@ -166,7 +166,9 @@ namespace AutogradFast.Ops
         internal static readonly OpRow DivScalarRow = new("DivBackward0", Saves.Scalars, &DivScalarBackward);
         internal static readonly OpRow NegRow = new("NegBackward0", Saves.None, &NegBackward);
         internal static readonly OpRow ReciprocalRow = new("ReciprocalBackward0", Saves.Result, &ReciprocalBackward);
-        internal static readonly OpRow ScaledMulRow = new("ScaledMulBackward0", Saves.SelfForOther | Saves.OtherForSelf, &ScaledMulBackward);
+        internal static readonly OpRow ScaledMulRow = new("MulBackward0", Saves.SelfForOther | Saves.OtherForSelf, &ScaledMulBackward);
+        // x * x's gradient, which PyTorch computes as grad*x + grad*x (AddBackward0)
+        internal static readonly OpRow DoubledProductRow = new("AddBackward0", Saves.SelfForOther | Saves.OtherForSelf, &ScaledMulBackward);
 
         // add: self: grad; other: grad    (the engine sums each back to its input's shape)
         private static void AddBackward(ref Backward b)
@@ -194,7 +196,7 @@ namespace AutogradFast.Ops
             if (b.InputsAreOneTensor)
             {
                 // x * x: both gradients reach one tensor; grad * (2 * x) equals grad*x + grad*x bit for bit.
-                b.Out(0, Var.ScaledMul(b.Grad, b.Self, 2));
+                b.Out(0, Var.DoubledProduct(b.Grad, b.Self));
                 return;
             }
             if (b.Needs(0)) b.Out(0, b.Grad * b.Other);
@@ -204,11 +206,11 @@ namespace AutogradFast.Ops
         // mul by a scalar: self: grad * other
         private static void MulScalarBackward(ref Backward b) => b.Out(0, b.Grad * b.Scalar);
 
-        // div: self: grad / other; other: -grad * self / (other * other)
+        // div: self: grad / other; other: div_tensor_other_backward = -grad * ((self / other) / other)
         private static void DivBackward(ref Backward b)
         {
             if (b.Needs(0)) b.Out(0, b.Grad / b.Other);
-            if (b.Needs(1)) b.Out(1, -b.Grad * b.Self / (b.Other * b.Other));
+            if (b.Needs(1)) b.Out(1, -b.Grad * (b.Self / b.Other / b.Other));
         }
 
         // div by a scalar: self: grad / other

@@ -29,9 +29,14 @@ namespace AutogradFast.Ops
         public static Tensor Clone(Tensor a)
         {
             TensorContext c = a.Ctx;
-            int result = StridedCopy.Clone(c, a.Slot, temporary: false);
-            if (Recorder.ShouldRecord(c, a.Slot)) Recorder.Record(c, OpKind.Clone, result, a.Slot);
-            return new Tensor(c, result);
+            return new Tensor(c, Clone(c, a.Slot));
+        }
+
+        public static int Clone(TensorContext c, int a)
+        {
+            int result = StridedCopy.Clone(c, a, temporary: false);
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.Clone, result, a);
+            return result;
         }
 
         public static Tensor To(Tensor a, DType dtype)

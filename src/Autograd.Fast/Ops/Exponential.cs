@@ -139,7 +139,8 @@ namespace AutogradFast.Ops
         internal static readonly OpRow TanhRow = new("TanhBackward0", Saves.Result, &TanhRule);
         internal static readonly OpRow SigmoidRow = new("SigmoidBackward0", Saves.Result, &SigmoidRule);
         internal static readonly OpRow ReluRow = new("ReluBackward0", Saves.Result, &ReluRule);
-        internal static readonly OpRow PowBackwardRow = new("PowBackwardBackward0", Saves.Self | Saves.Other, &PowBackwardRule);
+        // named as PyTorch names pow_backward's result: its last op is a mul
+        internal static readonly OpRow PowBackwardRow = new("MulBackward0", Saves.Self | Saves.Other, &PowBackwardRule);
         internal static readonly OpRow TanhBackwardRow = new("TanhBackwardBackward0", Saves.Self | Saves.Other, &TanhBackwardRule);
         internal static readonly OpRow SigmoidBackwardRow = new("SigmoidBackwardBackward0", Saves.Self | Saves.Other, &SigmoidBackwardRule);
         internal static readonly OpRow ThresholdBackwardRow = new("ThresholdBackwardBackward0", Saves.Other, &ThresholdBackwardRule);
@@ -184,10 +185,11 @@ namespace AutogradFast.Ops
             if (b.Needs(1)) b.Out(1, b.Grad * b.Self * (1.0 - b.Other * 2.0));
         }
 
-        // threshold_backward(grad, y): grad: threshold_backward(g, y); y: zeros (not differentiable in y)
+        // threshold_backward(grad, y): grad: threshold_backward(g, y); y: zeros_like(g) (a step: flat on each side)
         private static void ThresholdBackwardRule(ref Backward b)
         {
             if (b.Needs(0)) b.Out(0, Var.ThresholdBackward(b.Grad, b.Other));
+            if (b.Needs(1)) b.Out(1, b.Grad.ZerosLike());
         }
 
         /// <summary>f(x) as a new tensor: deferred for fusion when large and the input streams, else computed now.</summary>

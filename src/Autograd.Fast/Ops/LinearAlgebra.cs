@@ -117,7 +117,7 @@ namespace AutogradFast.Ops
             if (rankA == 1 && rankB == 2)
             {
                 if (ra.Shape[0] != rb.Shape[0]) ThrowHelper.MmShapes(1, ra.Shape[0], rb.Shape[0], rb.Shape[1]);
-                return Views.Squeeze(c, Mm(c, Views.Unsqueeze(c, a, 0), b), 0);
+                return Views.Squeeze(c, Mm(c, Views.Unsqueeze(c, a, 0), b), 0, OpKind.SqueezeInPlace);
             }
             ThrowHelper.MatMulRank(rankA, rankB);
             return -1;
@@ -200,7 +200,7 @@ namespace AutogradFast.Ops
             if (b.InputsAreOneTensor)
             {
                 // x.dot(x): one gradient, grad * (2 * x), equal to grad*x + grad*x bit for bit.
-                b.Out(0, Var.ScaledMul(b.Grad, b.Self, 2));
+                b.Out(0, Var.DoubledProduct(b.Grad, b.Self));
                 return;
             }
             if (b.Needs(0)) b.Out(0, b.Grad * b.Other);
@@ -214,10 +214,10 @@ namespace AutogradFast.Ops
             if (b.Needs(1)) b.Out(1, Var.Mm(b.Self.T(), b.Grad));
         }
 
-        // mv: self: grad.ger(vec) = grad.unsqueeze(1).mm(vec.unsqueeze(0)); vec: self.t().mv(grad)
+        // mv: self: grad.ger(vec) = grad.unsqueeze(1) * vec (an outer product by broadcasting); vec: self.t().mv(grad)
         private static void MvRule(ref Backward b)
         {
-            if (b.Needs(0)) b.Out(0, Var.Mm(b.Grad.Unsqueeze(1), b.Other.Unsqueeze(0)));
+            if (b.Needs(0)) b.Out(0, b.Grad.Unsqueeze(1) * b.Other);
             if (b.Needs(1)) b.Out(1, Var.Mv(b.Self.T(), b.Grad));
         }
     }

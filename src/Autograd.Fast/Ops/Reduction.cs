@@ -71,7 +71,12 @@ namespace AutogradFast.Ops
             int source = StridedCopy.ContiguousOrSelf(c, a); // summing reads rows of dense memory
             int result = Broadcasting.SumToShape(c, source, shape, rank, temporary: false);
             if (source != a) c.ReleaseTemporary(source);
-            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.SumToSize, result, a);
+            if (Recorder.ShouldRecord(c, a))
+            {
+                int leading = c.Records[a].Rank - rank;
+                OpKind kind = rank == 0 ? OpKind.SumToScalar : leading > 0 ? OpKind.SumToSizeView : OpKind.SumToSize;
+                Recorder.Record(c, kind, result, a);
+            }
             return result;
         }
 
@@ -95,6 +100,8 @@ namespace AutogradFast.Ops
         internal static readonly OpRow MeanRow = new("MeanBackward0", Saves.None, &MeanRule);
         internal static readonly OpRow NormRow = new("NormBackward1", Saves.Self | Saves.Result, &NormRule);
         internal static readonly OpRow SumToSizeRow = new("SumBackward1", Saves.None, &SumToSizeRule);
+        internal static readonly OpRow SumToSizeViewRow = new("ViewBackward0", Saves.None, &SumToSizeRule);
+        internal static readonly OpRow SumToScalarRow = new("SumBackward0", Saves.None, &SumToSizeRule);
 
         // sum: self: grad.expand(self.sizes())     (a stride-0 view: no memory is written)
         private static void SumRule(ref Backward b)

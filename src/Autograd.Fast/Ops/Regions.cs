@@ -13,13 +13,13 @@ namespace AutogradFast.Ops
     internal static unsafe class Regions
     {
         /// <summary>Zeros of <paramref name="shape"/> with <paramref name="part"/> written at <paramref name="where"/> (part has where's shape).</summary>
-        public static int Scatter(TensorContext c, int part, in Dims shape, int rank, in ViewGeometry where)
+        public static int Scatter(TensorContext c, int part, in Dims shape, int rank, in ViewGeometry where, OpKind kind = OpKind.RegionScatter)
         {
             ref TensorRecord p = ref c.Records[part];
             int result = c.NewTensor(p.DType, shape.AsSpan(rank), zero: true);
             Dims strides = Broadcasting.ExpandedStrides(c.Records[part], where.Shape, where.Rank);
             StridedCopy.CopyRegion(c, part, strides, 0, result, where.Strides, where.Offset, where.Shape, where.Rank);
-            if (Recorder.ShouldRecord(c, part)) Recorder.SaveGeometry(c, ref Recorder.Record(c, OpKind.RegionScatter, result, part), where);
+            if (Recorder.ShouldRecord(c, part)) Recorder.SaveGeometry(c, ref Recorder.Record(c, kind, result, part), where);
             return result;
         }
 
@@ -56,6 +56,9 @@ namespace AutogradFast.Ops
         // ---- rows ----
 
         internal static readonly OpRow ScatterRow = new("AsStridedScatterBackward0", Saves.None, &ScatterRule);
+        // the same op as select's and slice's gradients (select_backward, slice_backward in PyTorch)
+        internal static readonly OpRow SelectBackwardRow = new("SelectBackwardBackward0", Saves.None, &ScatterRule);
+        internal static readonly OpRow SliceBackwardRow = new("SliceBackwardBackward0", Saves.None, &ScatterRule);
         internal static readonly OpRow RegionOfRow = new("AsStridedBackward0", Saves.None, &RegionOfRule);
         internal static readonly OpRow ZeroedRow = new("ZeroRegionBackward0", Saves.None, &ZeroedRule);
 

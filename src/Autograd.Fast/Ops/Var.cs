@@ -58,6 +58,9 @@ internal readonly struct Var
     /// <summary><c>a * (k * b)</c> in one kernel.</summary>
     public static Var ScaledMul(Var a, Var b, double k) => a.Make(Arithmetic.ScaledMul(a.C, a.Slot, b.Slot, k));
 
+    /// <summary><c>grad * x + grad * x</c> (x * x's and x.dot(x)'s gradient) as <c>grad * (2 * x)</c>: the same bits, one kernel.</summary>
+    public static Var DoubledProduct(Var grad, Var x) => grad.Make(Arithmetic.ScaledMul(grad.C, grad.Slot, x.Slot, 2, OpKind.DoubledProduct));
+
     // ---- elementwise functions and their fused backward kernels ----
     public Var Pow(double p) => Make(Exponential.Pow(C, Slot, p));
     public Var Log() => Make(Exponential.Transcendental(C, Slot, OpKind.Log));
@@ -86,7 +89,8 @@ internal readonly struct Var
     public Var Expand(in Dims shape, int rank) => Make(Views.Expand(C, Slot, shape.AsSpan(rank)));
 
     // ---- parts of a tensor (select, slice and index assignment gradients) ----
-    public static Var RegionScatter(Var part, in Dims shape, int rank, in ViewGeometry where) => part.Make(Regions.Scatter(part.C, part.Slot, shape, rank, where));
+    public static Var RegionScatter(Var part, in Dims shape, int rank, in ViewGeometry where, OpKind kind = OpKind.RegionScatter)
+        => part.Make(Regions.Scatter(part.C, part.Slot, shape, rank, where, kind));
     public static Var RegionOf(Var whole, in ViewGeometry where) => whole.Make(Regions.Of(whole.C, whole.Slot, where));
     public static Var RegionZeroed(Var whole, in ViewGeometry where) => whole.Make(Regions.Zeroed(whole.C, whole.Slot, where));
 
@@ -99,6 +103,9 @@ internal readonly struct Var
         InPlace.Copy(C, Slot, source.Slot);
         return this;
     }
+
+    /// <summary><c>clone()</c>: a contiguous copy, recorded as CloneBackward0.</summary>
+    public Var Clone() => Make(Copies.Clone(C, Slot));
 
     /// <summary>Zeros shaped and typed like this tensor (a constant: no history).</summary>
     public Var ZerosLike()

@@ -315,13 +315,17 @@ namespace AutogradFast.Ops
             return MakeView(c, a, g, OpKind.Expand, 0, 0);
         }
 
-        /// <summary>Removes a size-1 dimension (matmul's 1-D @ 2-D, unsqueeze's rule); any other dimension leaves the tensor as it is.</summary>
-        public static int Squeeze(TensorContext c, int a, int dim)
+        /// <summary>
+        /// Removes a size-1 dimension (unsqueeze's rule: <c>x.squeeze(dim)</c>; matmul's 1-D @ 2-D, as
+        /// <see cref="OpKind.SqueezeInPlace"/>: PyTorch's matmul does <c>squeeze_(dim)</c>, SqueezeBackward3);
+        /// any other dimension leaves the tensor as it is.
+        /// </summary>
+        public static int Squeeze(TensorContext c, int a, int dim, OpKind kind = OpKind.Squeeze)
         {
             ref TensorRecord r = ref c.Records[a];
             dim = Tensor.NormalizeDim(dim, r.Rank);
             if (r.Rank == 0 || r.Shape[dim] != 1) return a;
-            return MakeView(c, a, Select(GeometryOf(r), dim, 0), OpKind.Squeeze, dim, 0);
+            return MakeView(c, a, Select(GeometryOf(r), dim, 0), kind, dim, 0);
         }
 
         /// <summary>A view of <paramref name="a"/>; a select or slice keeps where it sits in a gradient buffer of a's shape.</summary>
@@ -444,10 +448,11 @@ namespace AutogradFast.Ops
 
         internal static readonly OpRow TRow = new("TBackward0", Saves.None, &TRule);
         internal static readonly OpRow TransposeRow = new("TransposeBackward0", Saves.None, &TransposeRule);
-        internal static readonly OpRow SelectRow = new("SelectBackward0", Saves.None, &RegionRule);
-        internal static readonly OpRow SliceRow = new("SliceBackward0", Saves.None, &RegionRule);
+        internal static readonly OpRow SelectRow = new("SelectBackward0", Saves.None, &SelectRule);
+        internal static readonly OpRow SliceRow = new("SliceBackward0", Saves.None, &SliceRule);
         internal static readonly OpRow UnsqueezeRow = new("UnsqueezeBackward0", Saves.None, &UnsqueezeRule);
-        internal static readonly OpRow SqueezeRow = new("SqueezeBackward3", Saves.None, &SqueezeRule);
+        internal static readonly OpRow SqueezeRow = new("SqueezeBackward1", Saves.None, &SqueezeRule);
+        internal static readonly OpRow SqueezeInPlaceRow = new("SqueezeBackward3", Saves.None, &SqueezeRule);
         internal static readonly OpRow ExpandRow = new("ExpandBackward0", Saves.None, &ExpandRule);
         // PyTorch's CopySlices releases the function it wraps after a backward: walking it twice fails, as through saved values.
         internal static readonly OpRow CopySlicesRow = new("CopySlices", Saves.Scalars, &CopySlicesRule);
@@ -458,11 +463,16 @@ namespace AutogradFast.Ops
         // transpose: self: grad.transpose(dim0, dim1)
         private static void TransposeRule(ref Backward b) => b.Out(0, b.Grad.Transpose(b.Arg0, b.Arg1));
 
-        // select, slice: self: zeros of self's shape with grad written where the view was (select_backward, slice_backward)
-        private static void RegionRule(ref Backward b)
+        // select: self: select_backward(grad, self's sizes, dim, index): zeros of self's shape with grad written where the view was
+        private static void SelectRule(ref Backward b) => ScatterBack(ref b, OpKind.SelectBackward);
+
+        // slice: self: slice_backward(grad, self's sizes, dim, start, end, step), the same way
+        private static void SliceRule(ref Backward b) => ScatterBack(ref b, OpKind.SliceBackward);
+
+        private static void ScatterBack(ref Backward b, OpKind kind)
         {
             Var x = b.Input(0);
-            b.Out(0, Var.RegionScatter(b.Grad, x.Shape, x.Rank, Recorder.Geometry(b.C, b.Args)));
+            b.Out(0, Var.RegionScatter(b.Grad, x.Shape, x.Rank, Recorder.Geometry(b.C, b.Args), kind));
         }
 
         // unsqueeze: self: grad.squeeze(dim)

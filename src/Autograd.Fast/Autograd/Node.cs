@@ -20,6 +20,8 @@ internal enum OpKind : byte
     // fused backward kernels, differentiable in turn
     PowBackward, TanhBackward, SigmoidBackward, ThresholdBackward,
     RegionScatter, RegionOf, RegionZeroed, SelectBackward, SliceBackward,
+    // forward mode: make_dual is a view of the primal (ViewBackward0)
+    MakeDual,
 }
 
 [Flags]

@@ -126,6 +126,7 @@ internal static class OpRows
         OpKind.RegionZeroed => Regions.ZeroedRow,
         OpKind.SelectBackward => Regions.SelectBackwardRow,
         OpKind.SliceBackward => Regions.SliceBackwardRow,
+        OpKind.MakeDual => Copies.MakeDualRow,
     };
 #pragma warning restore CS8524
 }

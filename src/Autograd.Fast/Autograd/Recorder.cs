@@ -6,18 +6,26 @@ namespace AutogradFast.Graph;
 /// <summary>Appends nodes to the tape: what every op calls after its forward kernel. What a node saves comes from its row.</summary>
 internal static class Recorder
 {
+    /// <summary>Whether an op must call Record: an input requires grad while grad mode is on, or an input carries a tangent (forward mode, which no-grad does not stop, as in PyTorch).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool ShouldRecord(TensorContext c, int a, int b = -1)
-        => c.GradEnabled && ((c.Records[a].Flags & TensorFlags.RequiresGrad) != 0 || (b >= 0 && (c.Records[b].Flags & TensorFlags.RequiresGrad) != 0));
+    {
+        TensorFlags f = c.Records[a].Flags | (b >= 0 ? c.Records[b].Flags : TensorFlags.None);
+        return (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) || (f & c.TangentMask) != 0;
+    }
 
-    /// <summary>Whether any of <paramref name="inputs"/> requires grad while grad mode is on.</summary>
+    /// <summary>Whether any of <paramref name="inputs"/> requires grad while grad mode is on, or carries a tangent.</summary>
     public static bool ShouldRecord(TensorContext c, ReadOnlySpan<int> inputs)
     {
-        if (!c.GradEnabled) return false;
-        foreach (int slot in inputs)
-            if ((c.Records[slot].Flags & TensorFlags.RequiresGrad) != 0) return true;
-        return false;
+        TensorFlags f = TensorFlags.None;
+        foreach (int slot in inputs) f |= c.Records[slot].Flags;
+        return (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) || (f & c.TangentMask) != 0;
     }
+
+    /// <summary>Whether a node goes on the tape (reverse mode): grad mode is on and an input requires grad.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool ShouldRecordNode(TensorContext c, int a, int b = -1)
+        => c.GradEnabled && ((c.Records[a].Flags & TensorFlags.RequiresGrad) != 0 || (b >= 0 && (c.Records[b].Flags & TensorFlags.RequiresGrad) != 0));
 
     /// <summary>Where a gradient for <paramref name="slot"/> goes: its producer node, its leaf accumulator, or nowhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -28,8 +36,30 @@ internal static class Recorder
         return r.Node >= 0 ? r.Node : Node.LeafEdge(slot);
     }
 
+    /// <summary>
+    /// What every op calls after its forward kernel when <see cref="ShouldRecord(TensorContext, int, int)"/>
+    /// said so, with everything its rules read (the scalar, two integers, a region's geometry): a tape
+    /// node of one or two inputs when reverse mode records, then, when an input carries a tangent, the
+    /// output's tangent from the row's forward rule (the one place forward mode runs).
+    /// </summary>
+    public static void Record(TensorContext c, OpKind kind, int output, int input0, int input1 = -1, double scalar = 0, int arg0 = 0, int arg1 = 0)
+    {
+        TensorFlags f = c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
+        if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) AppendNode(c, kind, output, input0, input1, scalar, arg0, arg1);
+        if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, output, input1 >= 0 ? [input0, input1] : [input0], scalar, arg0, arg1, default);
+    }
+
+    /// <summary><see cref="Record(TensorContext, OpKind, int, int, int, double, int, int)"/> for an op whose rules address a region (stored with the node).</summary>
+    public static void Record(TensorContext c, OpKind kind, int output, int input0, int input1, in Ops.ViewGeometry geometry, int arg0 = 0, int arg1 = 0)
+    {
+        TensorFlags f = c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
+        if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
+            SaveGeometry(c, ref AppendNode(c, kind, output, input0, input1, 0, arg0, arg1), geometry);
+        if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, output, input1 >= 0 ? [input0, input1] : [input0], 0, arg0, arg1, geometry);
+    }
+
     /// <summary>A node of one or two inputs; it saves what its row says. Every field is written once (the hot path of every recorded op).</summary>
-    public static ref Node Record(TensorContext c, OpKind kind, int output, int input0, int input1 = -1)
+    private static ref Node AppendNode(TensorContext c, OpKind kind, int output, int input0, int input1, double scalar, int arg0, int arg1)
     {
         ref Node n = ref c.AppendNode(out int index);
         n.Kind = kind;
@@ -41,8 +71,9 @@ internal static class Recorder
         n.In1.Edge = input1 >= 0 ? EdgeOf(c, input1) : Node.NoEdge;
         n.MoreInputs = -1;
         n.Args = -1;
-        n.Scalar = 0;
-        n.Arg0 = n.Arg1 = 0;
+        n.Scalar = scalar;
+        n.Arg0 = arg0;
+        n.Arg1 = arg1;
         Saves saves = s_saves[(int)kind];
         n.Self.Slot = n.Other.Slot = n.Result.Slot = -1;
         n.Flags = saves == Saves.None ? NodeFlags.None : NodeFlags.SavesValues;
@@ -53,19 +84,24 @@ internal static class Recorder
         return ref n;
     }
 
-    /// <summary>A node of any number of inputs (the first two inline, the rest in the side arena).</summary>
-    public static ref Node Record(TensorContext c, OpKind kind, int output, ReadOnlySpan<int> inputs)
+    /// <summary>A node of any number of inputs (the first two inline, the rest in the side arena), and the output's tangent.</summary>
+    public static void Record(TensorContext c, OpKind kind, int output, ReadOnlySpan<int> inputs)
     {
         if (inputs.Length is 0 or > byte.MaxValue) ThrowHelper.TooManyInputs(inputs.Length);
-        ref Node n = ref Record(c, kind, output, inputs.Length > 0 ? inputs[0] : -1, inputs.Length > 1 ? inputs[1] : -1);
-        n.InputCount = (byte)inputs.Length;
-        if (inputs.Length > 2)
+        TensorFlags f = TensorFlags.None;
+        foreach (int slot in inputs) f |= c.Records[slot].Flags;
+        if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
         {
-            n.MoreInputs = c.AppendNodeInputs(inputs.Length - 2);
-            for (int i = 2; i < inputs.Length; i++)
-                c.NodeInputs[n.MoreInputs + i - 2] = new NodeInput { Slot = inputs[i], Edge = EdgeOf(c, inputs[i]) };
+            ref Node n = ref AppendNode(c, kind, output, inputs[0], inputs.Length > 1 ? inputs[1] : -1, 0, 0, 0);
+            n.InputCount = (byte)inputs.Length;
+            if (inputs.Length > 2)
+            {
+                n.MoreInputs = c.AppendNodeInputs(inputs.Length - 2);
+                for (int i = 2; i < inputs.Length; i++)
+                    c.NodeInputs[n.MoreInputs + i - 2] = new NodeInput { Slot = inputs[i], Edge = EdgeOf(c, inputs[i]) };
+            }
         }
-        return ref n;
+        if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, output, inputs, 0, 0, 0, default);
     }
 
     /// <summary>Each kind's saves, copied out of the rows (a byte per kind: the recorder's only table read).</summary>

@@ -120,7 +120,7 @@ namespace AutogradFast.Ops
                 OpKind.DivScalar => Map<DivideOperator>(c, a, dtype, x, k),
                 _ => ThrowHelper.NotAnOpOf<int>(kind, "Scalar"),
             };
-            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, kind, result, a).Scalar = s;
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, kind, result, a, scalar: s);
             return result;
         }
 
@@ -149,7 +149,7 @@ namespace AutogradFast.Ops
             ref TensorRecord ra = ref c.Records[a];
             int rank = Broadcasting.BroadcastShape(ra, c.Records[b], out Dims shape);
             int result = Elementwise<GradTimesScaledOperator>(c, PromoteOperands(ra, c.Records[b]), shape.AsSpan(rank), temporary: false, Operand.Of(a), Operand.Of(b), Operand.Of(k));
-            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, kind, result, a, b).Scalar = k;
+            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, kind, result, a, b, scalar: k);
             return result;
         }
 

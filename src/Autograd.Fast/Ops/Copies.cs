@@ -58,6 +58,7 @@ namespace AutogradFast.Ops
 
         internal static readonly OpRow CloneRow = new("CloneBackward0", Saves.None, &PassRule);
         internal static readonly OpRow ToCopyRow = new("ToCopyBackward0", Saves.None, &PassRule);
+        internal static readonly OpRow MakeDualRow = new("ViewBackward0", Saves.None, &PassRule);
 
         // clone: self: grad;  to: self: grad.to(self's dtype), by the engine
         private static void PassRule(ref Backward b) => b.Out(0, b.Grad);

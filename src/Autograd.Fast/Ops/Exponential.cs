@@ -44,7 +44,7 @@ namespace AutogradFast.Ops
         {
             DType dtype = FloatingResult(c.Records[a].DType);
             int result = PowForward(c, a, p, dtype, temporary: false);
-            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.PowScalar, result, a).Scalar = p;
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, OpKind.PowScalar, result, a, scalar: p);
             return result;
         }
 
@@ -86,7 +86,7 @@ namespace AutogradFast.Ops
                 result = Elementwise<GradTimesScaledOperator>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(grad), Operand.Of(power), Operand.Of(p));
                 c.ReleaseTemporary(power);
             }
-            if (Recorder.ShouldRecord(c, grad, self)) Recorder.Record(c, OpKind.PowBackward, result, grad, self).Scalar = p;
+            if (Recorder.ShouldRecord(c, grad, self)) Recorder.Record(c, OpKind.PowBackward, result, grad, self, scalar: p);
             return result;
         }
 

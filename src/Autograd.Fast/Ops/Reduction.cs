@@ -50,7 +50,7 @@ namespace AutogradFast.Ops
                 default: *c.Pointer<long>(result) = Reductions.Sum(c.Pointer<long>(source), n); break;
             }
             if (source != a) c.ReleaseTemporary(source);
-            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, kind, result, a).Scalar = n;
+            if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, kind, result, a, scalar: n);
             return result;
         }
 

@@ -19,7 +19,7 @@ namespace AutogradFast.Ops
             int result = c.NewTensor(p.DType, shape.AsSpan(rank), zero: true);
             Dims strides = Broadcasting.ExpandedStrides(c.Records[part], where.Shape, where.Rank);
             StridedCopy.CopyRegion(c, part, strides, 0, result, where.Strides, where.Offset, where.Shape, where.Rank);
-            if (Recorder.ShouldRecord(c, part)) Recorder.SaveGeometry(c, ref Recorder.Record(c, kind, result, part), where);
+            if (Recorder.ShouldRecord(c, part)) Recorder.Record(c, kind, result, part, -1, where);
             return result;
         }
 
@@ -38,7 +38,7 @@ namespace AutogradFast.Ops
             for (int i = 0; i < where.Rank; i++) strides[i] = Views.Decompose(where.Strides[i], contiguous, outerFirst, w.Strides);
             int offset = w.Offset + Views.Decompose(where.Offset, contiguous, outerFirst, w.Strides);
             int view = c.NewView(whole, where.Shape.AsSpan(where.Rank), strides, offset);
-            if (Recorder.ShouldRecord(c, whole)) Recorder.SaveGeometry(c, ref Recorder.Record(c, OpKind.RegionOf, view, whole), where);
+            if (Recorder.ShouldRecord(c, whole)) Recorder.Record(c, OpKind.RegionOf, view, whole, -1, where);
             return view;
         }
 
@@ -49,7 +49,7 @@ namespace AutogradFast.Ops
             int zero = c.NewTensor(c.Records[whole].DType, [], zero: true, temporary: true);
             StridedCopy.CopyRegion(c, zero, default, 0, result, where.Strides, where.Offset, where.Shape, where.Rank);
             c.ReleaseTemporary(zero);
-            if (Recorder.ShouldRecord(c, whole)) Recorder.SaveGeometry(c, ref Recorder.Record(c, OpKind.RegionZeroed, result, whole), where);
+            if (Recorder.ShouldRecord(c, whole)) Recorder.Record(c, OpKind.RegionZeroed, result, whole, -1, where);
             return result;
         }
 

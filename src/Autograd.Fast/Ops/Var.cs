@@ -73,11 +73,13 @@ internal readonly struct Var
 
     // ---- reductions ----
     public Var Sum() => Make(Reduction.Sum(C, Slot, OpKind.Sum));
+    public Var Mean() => Make(Reduction.Sum(C, Slot, OpKind.Mean));
 
     /// <summary>Sums over the dimensions that <paramref name="shape"/> broadcasts (PyTorch's sum_to_size).</summary>
     public Var SumToSize(in Dims shape, int rank) => Make(Reduction.SumToSize(C, Slot, shape, rank));
 
     // ---- products ----
+    public static Var Dot(Var a, Var b) => a.Make(Products.Dot(a.C, a.Slot, b.Slot));
     public static Var Mm(Var a, Var b) => a.Make(Products.Mm(a.C, a.Slot, b.Slot));
     public static Var Mv(Var a, Var v) => a.Make(Products.Mv(a.C, a.Slot, v.Slot));
 

@@ -334,10 +334,8 @@ namespace AutogradFast.Ops
             int view = c.NewView(a, g.Shape.AsSpan(g.Rank), g.Strides, g.Offset);
             if (Recorder.ShouldRecord(c, a))
             {
-                ref Node n = ref Recorder.Record(c, kind, view, a);
-                n.Arg0 = arg0;
-                n.Arg1 = arg1;
-                if (kind is OpKind.Select or OpKind.Slice) Recorder.SaveGeometry(c, ref n, region);
+                if (kind is OpKind.Select or OpKind.Slice) Recorder.Record(c, kind, view, a, -1, region, arg0, arg1);
+                else Recorder.Record(c, kind, view, a, arg0: arg0, arg1: arg1);
             }
             return view;
         }
@@ -424,8 +422,7 @@ namespace AutogradFast.Ops
             c.BumpVersion(baseSlot);
             if (!record) return;
             ViewGeometry region = RelativeGeometry(c.Records[baseSlot], where);
-            ref Node n = ref Recorder.Record(c, OpKind.CopySlices, baseSlot, baseSlot, value.Slot);
-            Recorder.SaveGeometry(c, ref n, region);
+            Recorder.Record(c, OpKind.CopySlices, baseSlot, baseSlot, value.Slot, region);
         }
 
         /// <summary>The tensor seen without its leading size-1 dimensions (an engine temporary view), or itself when it has none.</summary>

@@ -14,6 +14,8 @@ internal enum TensorFlags : byte
     ViewOfGradLeaf = 8,
     /// <summary>During a backward with inputs (or Autograd.Grad): a tensor whose gradient is wanted.</summary>
     IsTarget = 16,
+    /// <summary>Holds a forward-mode tangent in the context's side table (only while a dual level is active).</summary>
+    HasTangent = 128,
 }
 
 /// <summary>Everything a <see cref="Tensor"/> handle points at. Lives in the owner's slot array, not in an object.</summary>
@@ -37,7 +39,7 @@ internal struct TensorRecord
     public int InlineVersion;    // version counter of inline data (pooled storages keep theirs in StorageRecord)
     public int ReleasedByScope;  // id of the scope whose end released this slot (diagnostics for stale handles)
     public long Inline0, Inline1; // data of tiny tensors (up to 16 bytes) lives here, not in the pool
-    public int GradHolders;      // how many tensors have this one as their .Grad (it outlives its scope while > 0)
+    public int GradHolders;      // how many tensors have this one as their .Grad or their tangent (it outlives its scope while > 0)
     public int InlineViews;      // views of this record's inline data: a released record's data lives on until they are gone
 
     /// <summary>Tiny tensors keep their elements in their own record: no pool round trip for scalars.</summary>

@@ -260,7 +260,7 @@ internal sealed unsafe partial class TensorContext
         SetGrad(leaf, grad);
     }
 
-    private void LetGoOfGrad(int grad)
+    internal void LetGoOfGrad(int grad)
     {
         ref TensorRecord g = ref Records[grad];
         if (--g.GradHolders == 0 && g.ScopeDepth == TensorRecord.OwnedByLeaves) ReleaseSlot(grad, TensorRecord.ReleasedAsGrad);
@@ -290,6 +290,7 @@ internal sealed unsafe partial class TensorContext
             r.GradSlot = -1;
             LetGoOfGrad(grad);
         }
+        if ((r.Flags & TensorFlags.HasTangent) != 0) DropTangent(slot); // a reused slot must not inherit a tangent
         r.Generation++;
         r.Flags = TensorFlags.None;
         r.ReleasedByScope = releasedByScope;

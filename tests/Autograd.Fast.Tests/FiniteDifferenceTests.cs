@@ -14,12 +14,12 @@ public class FiniteDifferenceTests
     private const double H = 1e-6;
     private const double RelativeTolerance = 1e-6;
 
-    private enum Domain { Any, Positive }
+    internal enum Domain { Any, Positive }
 
-    private sealed record Input(int[] Shape, Domain Domain = Domain.Any);
+    internal sealed record Input(int[] Shape, Domain Domain = Domain.Any);
 
     /// <param name="Differentiates">f computes gradients itself (Autograd.Grad with createGraph): φ is then evaluated with grad mode on.</param>
-    private sealed record Case(string Name, Func<Tensor[], Tensor> F, Input[] Inputs, bool Differentiates = false);
+    internal sealed record Case(string Name, Func<Tensor[], Tensor> F, Input[] Inputs, bool Differentiates = false);
 
     /// <summary>∂y/∂x as a tensor with a graph of its own, so that f can be a first derivative and the check a second one.</summary>
     private static Tensor GradOf(Tensor y, Tensor x) => Autograd.Grad(y, x, createGraph: true)!.Value;
@@ -28,7 +28,8 @@ public class FiniteDifferenceTests
 
     private static Input Pos(params int[] shape) => new(shape, Domain.Positive);
 
-    private static readonly Case[] Cases =
+    /// <summary>The per-op registry (ForwardModeTests runs it in forward mode too).</summary>
+    internal static readonly Case[] Cases =
     [
         // ---- binary, broadcasting, non-contiguous operands ----
         new("add_broadcast_row", t => t[0] + t[1], [Any(2, 3), Any(3)]),
@@ -319,7 +320,7 @@ public class FiniteDifferenceTests
         return phi;
     }
 
-    private static double[][] InitialValues(Case c, Random rng) => c.Inputs
+    internal static double[][] InitialValues(Case c, Random rng) => c.Inputs
         .Select(input => Enumerate(Shape.NumEl(input.Shape), _ => input.Domain == Domain.Positive
             ? 0.5 + 1.5 * rng.NextDouble()
             : (rng.Next(2) == 0 ? -1 : 1) * (0.2 + 1.4 * rng.NextDouble())))
@@ -359,7 +360,7 @@ public class FiniteDifferenceTests
     }
 
     /// <summary>A seed that does not change between runs (string.GetHashCode does).</summary>
-    private static int StableSeed(string name)
+    internal static int StableSeed(string name)
     {
         int h = 17;
         foreach (char ch in name) h = unchecked(h * 31 + ch);

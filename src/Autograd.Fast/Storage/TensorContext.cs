@@ -290,6 +290,7 @@ internal sealed unsafe partial class TensorContext
             r.GradSlot = -1;
             LetGoOfGrad(grad);
         }
+        if ((r.Flags & TensorFlags.HasHooks) != 0) ClearHooks(slot); // a reused slot must not inherit them
         r.Generation++;
         r.Flags = TensorFlags.None;
         r.ReleasedByScope = releasedByScope;
@@ -324,7 +325,7 @@ internal sealed unsafe partial class TensorContext
 
     public int OpenScope()
     {
-        if (_allocationDepth != _depth) ThrowHelper.ScopeDuringBackward();
+        if (_allocationDepth != _depth || RunningHooks > 0) ThrowHelper.ScopeDuringBackward();
         int id = _nextScopeId++;
         if (++_depth == _frames.Length) Array.Resize(ref _frames, _frames.Length * 2);
         ref ScopeFrame f = ref _frames[_depth];
@@ -398,7 +399,7 @@ internal sealed unsafe partial class TensorContext
 
     public void CloseScope(int id)
     {
-        if (_allocationDepth != _depth) ThrowHelper.ScopeDuringBackward();
+        if (_allocationDepth != _depth || RunningHooks > 0) ThrowHelper.ScopeDuringBackward();
         if (_depth == 0 || _frames[_depth].Id != id) ThrowHelper.ScopeClosedOutOfOrder(id, _depth == 0 ? 0 : _frames[_depth].Id);
         ref ScopeFrame f = ref _frames[_depth];
         for (int i = 0; i < f.OwnedCount; i++)
@@ -416,6 +417,7 @@ internal sealed unsafe partial class TensorContext
             r.ScopeDepth = TensorRecord.OwnedByLeaves;
             if (r.Node >= f.NodeStart)
             {
+                if ((r.Flags & TensorFlags.HasHooks) != 0) ClearHooks(slot); // bound to nodes that end here
                 r.Node = -1;
                 r.Flags &= ~TensorFlags.RequiresGrad;
             }

@@ -263,6 +263,38 @@ internal static class ThrowHelper
     public static void GradDTypeMismatch(DType grad, DType tensor) => throw new ArgumentException(
         $"assigned grad has data of a different type: {grad.TorchName()} vs {tensor.TorchName()}");
 
+    // ---- hooks (TensorHooks.cs, Hooks.cs) ----
+
+    [DoesNotReturn]
+    public static void RetainGradWithoutGrad() => throw new InvalidOperationException(
+        "can't retain_grad on Tensor that has requires_grad=False");
+
+    [DoesNotReturn]
+    public static void HookOnTensorWithoutGrad() => throw new InvalidOperationException(
+        "cannot register a hook on a tensor that doesn't require gradient");
+
+    [DoesNotReturn]
+    public static void PostAccumulateHookOnNonLeaf() => throw new InvalidOperationException(
+        "post accumulate grad hooks cannot be registered on non-leaf tensors");
+
+    /// <summary>PyTorch names the hook by its Python name; a delegate has none worth printing, so it is numbered among the tensor's hooks.</summary>
+    [DoesNotReturn]
+    public static void HookChangedSize(int hookIndex, Size got, Size was) => throw new InvalidOperationException(
+        $"hook #{hookIndex + 1} of the tensor has changed the size of value (was {was}, got {got}): a hook must return a gradient of the tensor's shape, or null to keep it");
+
+    [DoesNotReturn]
+    public static void HookChangedType(int hookIndex, DType got, DType was) => throw new InvalidOperationException(
+        $"hook #{hookIndex + 1} of the tensor has changed the type of value (was torch.{was.ScalarTypeName()}Tensor got torch.{got.ScalarTypeName()}Tensor)");
+
+    [DoesNotReturn]
+    public static void BackwardInsideHook() => throw new InvalidOperationException(
+        "Backward() and Autograd.Grad() cannot run inside a tensor hook: the hook is part of a backward pass that is still computing gradients. " +
+        "Return the modified gradient from the hook instead, or run the second pass after Backward() returns.");
+
+    [DoesNotReturn]
+    public static void HookHandleOnWrongThread() => throw new InvalidOperationException(
+        "RemovableHandle.Remove(): the hook's tensor belongs to a graph another thread is using at the same time; remove the hook on the flow that owns the tensor.");
+
     // ---- autograd ----
 
     [DoesNotReturn]

@@ -71,6 +71,7 @@ internal static unsafe class Engine
     private static void Run(TensorContext c, ReadOnlySpan<int> roots, ReadOnlySpan<Tensor?> gradients, bool retain, bool create,
         int[] targets, int[]? results, bool allowUnused)
     {
+        if (c.RunningHooks > 0) ThrowHelper.BackwardInsideHook();
         // PyTorch's order: each given gradient's shape first, then whether the output requires grad.
         for (int i = 0; i < roots.Length; i++)
         {
@@ -225,6 +226,7 @@ internal static unsafe class Engine
                 _waiting--;
                 byte mark = Restricted ? _marks[i] : Propagate;
                 bool propagates = (mark & Propagate) != 0;
+                if (mark != 0 && (_c.Nodes[i].Flags & NodeFlags.HasTensorHooks) != 0) grad = AtHookedNode(i, grad, mark);
                 if ((mark & Capture) != 0)
                 {
                     // A target's gradient: a copy when the node goes on to use it (the rule may hand it on, and it may be added into).
@@ -378,12 +380,45 @@ internal static unsafe class Engine
             }
         }
 
+        // ---- hooks (Hooks.cs runs them; here only where they fit in the pass) ----
+
+        /// <summary>
+        /// The gradient of a non-leaf whose tensor has hooks: they run on it once it is summed, before it is
+        /// captured or used by the node's rule; RetainGrad keeps the result (a copy: the rule still uses it),
+        /// unless backward(inputs) captures it into the same .Grad anyway.
+        /// </summary>
+        private int AtHookedNode(int index, int grad, byte mark)
+        {
+            int output = _c.Nodes[index].Output;
+            _inFlight = grad; // a hook that throws: Abandon lets go of it
+            grad = Hooks.RunGradientHooks(_c, output, index, grad);
+            _inFlight = grad;
+            bool capturedIntoGrad = (mark & Capture) != 0 && _results is null;
+            if (!capturedIntoGrad && Hooks.RetainsGradAt(_c, output, index))
+                WriteGrad(output, _create ? grad : StridedCopy.Clone(_c, grad, temporary: true));
+            _inFlight = -1;
+            return grad;
+        }
+
+        /// <summary>Every touched leaf's hooks, on its summed gradient, before any .Grad is written: a hook that throws leaves every .Grad as it was.</summary>
+        private readonly void RunLeafHooks(int end)
+        {
+            for (int i = _leafStart; i < end; i++)
+            {
+                int leaf = _c.TouchedLeaf(i);
+                ref int accumulated = ref _c.AccumulatorOf(leaf);
+                accumulated = Hooks.RunGradientHooks(_c, leaf, -1, accumulated);
+            }
+        }
+
         // ---- leaves ----
 
         /// <summary>Each leaf's summed gradient goes to its .Grad (or, for Autograd.Grad, to the results), once.</summary>
         public readonly void FinishLeaves()
         {
             int end = _c.TouchedLeafCount;
+            bool hooks = _c.HasAnyHooks;
+            if (hooks) RunLeafHooks(end);
             for (int i = _leafStart; i < end; i++)
             {
                 int leaf = _c.TouchedLeaf(i);
@@ -392,6 +427,10 @@ internal static unsafe class Engine
                 accumulated = -1;
                 if (_results is not null) SetResult(leaf, grad);
                 else WriteGrad(leaf, grad);
+            }
+            if (hooks && _results is null)
+            {
+                for (int i = _leafStart; i < end; i++) Hooks.RunPostAccumulateHooks(_c, _c.TouchedLeaf(i));
             }
             _c.TouchedLeafCount = _leafStart;
         }

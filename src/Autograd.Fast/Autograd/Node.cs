@@ -31,6 +31,8 @@ internal enum NodeFlags : byte
     /// <summary>The rule reads saved tensors; after a backward without retainGraph they are gone.</summary>
     SavesValues = 1,
     SavedReleased = 2,
+    /// <summary>Its output has gradient hooks or retains its gradient, bound to this node (Hooks.cs runs them).</summary>
+    HasTensorHooks = 128,
 }
 
 /// <summary>Where an input's gradient goes: its producer node (&gt;= 0), its leaf accumulator (&lt;= -2), or nowhere (-1).</summary>

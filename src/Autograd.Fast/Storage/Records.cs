@@ -14,6 +14,8 @@ internal enum TensorFlags : byte
     ViewOfGradLeaf = 8,
     /// <summary>During a backward with inputs (or Autograd.Grad): a tensor whose gradient is wanted.</summary>
     IsTarget = 16,
+    /// <summary>Has hooks or retains its gradient (TensorHooks.cs): the engine and the release path look in the side table only then.</summary>
+    HasHooks = 32,
     /// <summary>Holds a forward-mode tangent in the context's side table (only while a dual level is active).</summary>
     HasTangent = 128,
 }

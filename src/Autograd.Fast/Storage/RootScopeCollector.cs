@@ -293,6 +293,7 @@ internal sealed partial class TensorContext
             _stamps[slot] = Renumbered;
             ref TensorRecord r = ref Records[slot];
             if (r.Node >= 0) r.Node = newIndex[r.Node];
+            if ((r.Flags & TensorFlags.HasHooks) != 0) RenumberHooks(slot, newIndex);
             slot = r.GradSlot;
         }
     }

@@ -291,6 +291,7 @@ internal sealed unsafe partial class TensorContext
             LetGoOfGrad(grad);
         }
         if ((r.Flags & TensorFlags.HasTangent) != 0) DropTangent(slot); // a reused slot must not inherit a tangent
+        if ((r.Flags & TensorFlags.HasHooks) != 0) ClearHooks(slot); // a reused slot must not inherit them
         r.Generation++;
         r.Flags = TensorFlags.None;
         r.ReleasedByScope = releasedByScope;
@@ -325,7 +326,7 @@ internal sealed unsafe partial class TensorContext
 
     public int OpenScope()
     {
-        if (_allocationDepth != _depth) ThrowHelper.ScopeDuringBackward();
+        if (_allocationDepth != _depth || RunningHooks > 0) ThrowHelper.ScopeDuringBackward();
         int id = _nextScopeId++;
         if (++_depth == _frames.Length) Array.Resize(ref _frames, _frames.Length * 2);
         ref ScopeFrame f = ref _frames[_depth];
@@ -399,7 +400,7 @@ internal sealed unsafe partial class TensorContext
 
     public void CloseScope(int id)
     {
-        if (_allocationDepth != _depth) ThrowHelper.ScopeDuringBackward();
+        if (_allocationDepth != _depth || RunningHooks > 0) ThrowHelper.ScopeDuringBackward();
         if (_depth == 0 || _frames[_depth].Id != id) ThrowHelper.ScopeClosedOutOfOrder(id, _depth == 0 ? 0 : _frames[_depth].Id);
         ref ScopeFrame f = ref _frames[_depth];
         for (int i = 0; i < f.OwnedCount; i++)
@@ -417,6 +418,7 @@ internal sealed unsafe partial class TensorContext
             r.ScopeDepth = TensorRecord.OwnedByLeaves;
             if (r.Node >= f.NodeStart)
             {
+                if ((r.Flags & TensorFlags.HasHooks) != 0) ClearHooks(slot); // bound to nodes that end here
                 r.Node = -1;
                 r.Flags &= ~TensorFlags.RequiresGrad;
             }

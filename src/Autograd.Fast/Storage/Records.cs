@@ -14,6 +14,8 @@ internal enum TensorFlags : byte
     ViewOfGradLeaf = 8,
     /// <summary>During a backward with inputs (or Autograd.Grad): a tensor whose gradient is wanted.</summary>
     IsTarget = 16,
+    /// <summary>Made in inference mode (or a view of such a tensor): never saved for backward, never written in place outside inference mode.</summary>
+    IsInference = 32,
 }
 
 /// <summary>Everything a <see cref="Tensor"/> handle points at. Lives in the owner's slot array, not in an object.</summary>

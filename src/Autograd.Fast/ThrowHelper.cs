@@ -52,8 +52,8 @@ internal static class ThrowHelper
     [DoesNotReturn]
     private static void ScopeOnWrongThread(TensorContext? owner, int scopeId)
     {
-        string scope = scopeId > 0 ? $"Autograd.Scope #{scopeId}" : "Autograd.NoGrad()";
-        if (owner is null) throw new InvalidOperationException($"{scope}: this scope value was not opened by Autograd.Scope() or Autograd.NoGrad() (it is a default value).");
+        string scope = scopeId > 0 ? $"Autograd.Scope #{scopeId}" : "A grad-mode or anomaly-mode scope";
+        if (owner is null) throw new InvalidOperationException($"{scope}: this scope value was not opened by Autograd.Scope(), Autograd.NoGrad(), Autograd.EnableGrad(), Autograd.SetGradEnabled(), Autograd.InferenceMode() or Autograd.DetectAnomaly() (it is a default value).");
         throw new InvalidOperationException(
             $"{scope} belongs to a graph that thread {owner.HolderThreadId} is using, and is being disposed on thread {Environment.CurrentManagedThreadId} at the same time. " +
             "A scope belongs to the flow that opened it: dispose it there (with `using`; across awaits is fine).");
@@ -196,9 +196,44 @@ internal static class ThrowHelper
 
     // ---- dtypes and values ----
 
+    /// <summary>PyTorch words this three ways: factories (capital O), the requires_grad setter, and requires_grad_() (no "complex").</summary>
     [DoesNotReturn]
     public static void RequiresGradNotFloatingPoint() => throw new InvalidOperationException(
         "Only Tensors of floating point and complex dtype can require gradients");
+
+        [DoesNotReturn]
+    public static void RequiresGradNotFloatingPointSetter() => throw new InvalidOperationException(
+        "only Tensors of floating point and complex dtype can require gradients");
+
+    [DoesNotReturn]
+    public static void RequiresGradNotFloatingPointMethod() => throw new InvalidOperationException(
+        "only Tensors of floating point dtype can require gradients");
+
+    [DoesNotReturn]
+    public static void RequiresGradOnInferenceTensor() => throw new InvalidOperationException(
+        "Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.");
+
+    [DoesNotReturn]
+    public static void InferenceTensorSaved() => throw new InvalidOperationException(
+        "Inference tensors cannot be saved for backward. To work around you can make a clone to get a normal tensor and use it in autograd.");
+
+    [DoesNotReturn]
+    public static void InPlaceOnInferenceTensor() => throw new InvalidOperationException(
+        "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.");
+
+    [DoesNotReturn]
+    public static void DetachViewInPlace() => throw new InvalidOperationException(
+        "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as True, " +
+        "gradients are views of DDP buckets, and hence detach_() cannot be called on these gradients. To fix this error, please refer to the Optimizer.zero_grad() " +
+        "function in torch/optim/optimizer.py as the solution.");
+
+    /// <summary>Anomaly mode: a backward rule produced NaN or Inf. PyTorch's first sentence, then the forward call that recorded the node (PyTorch warns it separately).</summary>
+    [DoesNotReturn]
+    public static void AnomalyInBackward(string gradFn, string what, int output, string? callSite) => throw new InvalidOperationException(
+        $"Function '{gradFn}' returned {what} values in its {output}th output." +
+        (callSite is null
+            ? " The forward call that recorded it is unknown: it was recorded while anomaly mode was off."
+            : $" Error detected in {gradFn}. Traceback of forward call that caused the error:\n{callSite}"));
 
     [DoesNotReturn]
     public static void RequiresGradOnNonLeaf() => throw new InvalidOperationException(

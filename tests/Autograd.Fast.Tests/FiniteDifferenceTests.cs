@@ -313,7 +313,7 @@ public class FiniteDifferenceTests
         if (c.Differentiates) y = c.F(MakeLeaves(c, values, requiresGrad: true)).ToArray<double>();
         else
         {
-            using NoGradScope noGrad = Autograd.NoGrad();
+            using GradModeScope noGrad = Autograd.NoGrad();
             y = c.F(MakeLeaves(c, values, requiresGrad: false)).ToArray<double>();
         }
         double phi = 0;

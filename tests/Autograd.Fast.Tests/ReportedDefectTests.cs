@@ -108,7 +108,7 @@ public class ReportedDefectTests
         scope.Dispose();
         Assert.Throws<ObjectDisposedException>(() => inside.Sum());
 
-        NoGradScope noGrad = Autograd.NoGrad();
+        GradModeScope noGrad = Autograd.NoGrad();
         var other = new Thread(() => error = Record(() => noGrad.Dispose()));
         other.Start();
         other.Join();

@@ -3,20 +3,81 @@ using AutogradFast.Storage;
 
 namespace AutogradFast;
 
-/// <summary>Autograd switches and lifetimes: no-grad regions, scopes, the random seed.</summary>
+/// <summary>Autograd switches and lifetimes: grad, inference and anomaly modes, scopes, the random seed.</summary>
 public static class Autograd
 {
     /// <summary>
     /// <c>with torch.no_grad():</c> — inside the returned scope nothing is recorded. Dispose it
     /// (with <c>using</c>) to restore the previous mode.
     /// </summary>
-    public static NoGradScope NoGrad()
+    public static GradModeScope NoGrad() => SetGradEnabled(false);
+
+    /// <summary>
+    /// <c>with torch.enable_grad():</c> — ops record again inside the scope, also within
+    /// <see cref="NoGrad"/> (within <see cref="InferenceMode"/> grad mode reads as on, but nothing records).
+    /// </summary>
+    public static GradModeScope EnableGrad() => SetGradEnabled(true);
+
+    /// <summary>
+    /// <c>torch.set_grad_enabled(enabled)</c>, both of its uses: it switches grad mode now, and the
+    /// scope it returns switches the previous mode back when disposed. As a setter, ignore the
+    /// result (<c>Autograd.SetGradEnabled(false);</c>); as <c>with torch.set_grad_enabled(False):</c>,
+    /// write <c>using (Autograd.SetGradEnabled(false)) { ... }</c>.
+    /// </summary>
+    public static GradModeScope SetGradEnabled(bool enabled)
     {
         TensorContext c = TensorContext.Current;
-        bool previous = c.GradEnabled;
-        c.GradEnabled = false;
-        return new NoGradScope(c, previous);
+        var scope = new GradModeScope(c, c.GradModes);
+        c.SetGradMode(enabled);
+        return scope;
     }
+
+    /// <summary>
+    /// <c>with torch.inference_mode(enabled):</c> — inside, nothing is recorded (even under
+    /// <see cref="EnableGrad"/>) and every tensor made, other than a view of a normal tensor, is an
+    /// inference tensor (<see cref="Tensor.IsInference"/>): it may never be saved for backward, nor be
+    /// written in place once the mode is over. <c>InferenceMode(false)</c> switches it off for a
+    /// nested region, and turns grad mode on, as PyTorch's guard does.
+    /// </summary>
+    public static GradModeScope InferenceMode(bool enabled = true)
+    {
+        TensorContext c = TensorContext.Current;
+        var scope = new GradModeScope(c, c.GradModes);
+        c.SetInferenceMode(enabled);
+        return scope;
+    }
+
+    /// <summary><c>torch.is_inference_mode_enabled()</c></summary>
+    public static bool IsInferenceModeEnabled => TensorContext.Current.InferenceMode;
+
+    /// <summary>
+    /// <c>with torch.autograd.detect_anomaly(check_nan):</c> — while on, every recorded node keeps the
+    /// stack of the forward call that recorded it, and a backward rule that returns NaN or Inf raises
+    /// <see cref="InvalidOperationException"/> naming the node (<c>Function 'MulBackward0' returned nan
+    /// values in its 0th output.</c>) and the forward call. PyTorch checks NaN only; a node whose outputs
+    /// hold Inf but no NaN fails too (<c>returned inf values</c>), as an Inf gradient is as sure a sign of
+    /// trouble. It slows recording and backward down: for debugging only.
+    /// </summary>
+    public static AnomalyModeScope DetectAnomaly(bool checkNan = true) => SetDetectAnomaly(true, checkNan);
+
+    /// <summary>
+    /// <c>torch.autograd.set_detect_anomaly(mode, check_nan)</c>: switches anomaly mode now; the scope
+    /// it returns restores the previous setting when disposed (ignore it to use this as a setter).
+    /// </summary>
+    public static AnomalyModeScope SetDetectAnomaly(bool mode, bool checkNan = true)
+    {
+        TensorContext c = TensorContext.Current;
+        var scope = new AnomalyModeScope(c, c.AnomalyEnabled, c.AnomalyCheckNan);
+        c.AnomalyEnabled = mode;
+        c.AnomalyCheckNan = checkNan;
+        return scope;
+    }
+
+    /// <summary><c>torch.is_anomaly_enabled()</c></summary>
+    public static bool IsAnomalyEnabled => TensorContext.Current.AnomalyEnabled;
+
+    /// <summary><c>torch.is_anomaly_check_nan_enabled()</c></summary>
+    public static bool IsAnomalyCheckNanEnabled => TensorContext.Current.AnomalyCheckNan;
 
     /// <summary>
     /// Threads the library may use in total for one large kernel, the calling thread included
@@ -42,8 +103,8 @@ public static class Autograd
         set => TensorContext.Current.FusionMinElements = value;
     }
 
-    /// <summary>Whether operations are being recorded on this thread.</summary>
-    public static bool IsGradEnabled => TensorContext.Current.GradEnabled;
+    /// <summary><c>torch.is_grad_enabled()</c>: grad mode on this flow (inside <see cref="InferenceMode"/> nothing records even when it is on).</summary>
+    public static bool IsGradEnabled => TensorContext.Current.IsGradMode;
 
     /// <summary>
     /// Opens a child scope: every tensor, buffer and node created inside returns to the pool when it
@@ -83,13 +144,17 @@ public static class Autograd
     }
 }
 
-/// <summary>Restores the previous grad mode when disposed.</summary>
-public readonly struct NoGradScope : IDisposable
+/// <summary>
+/// Restores the grad mode and inference mode that were in force before it was made (see
+/// <see cref="Autograd.NoGrad"/>, <see cref="Autograd.EnableGrad"/>, <see cref="Autograd.SetGradEnabled"/>,
+/// <see cref="Autograd.InferenceMode"/>).
+/// </summary>
+public readonly struct GradModeScope : IDisposable
 {
     private readonly TensorContext _context;
-    private readonly bool _previous;
+    private readonly (bool Grad, bool Inference, bool GradInInference) _previous;
 
-    internal NoGradScope(TensorContext context, bool previous)
+    internal GradModeScope(TensorContext context, (bool, bool, bool) previous)
     {
         _context = context;
         _previous = previous;
@@ -98,7 +163,28 @@ public readonly struct NoGradScope : IDisposable
     public void Dispose()
     {
         ThrowHelper.CheckScopeThread(_context, 0);
-        _context.GradEnabled = _previous;
+        _context.RestoreGradModes(_previous);
+    }
+}
+
+/// <summary>Restores the anomaly mode that was in force before it was made (see <see cref="Autograd.DetectAnomaly"/>).</summary>
+public readonly struct AnomalyModeScope : IDisposable
+{
+    private readonly TensorContext _context;
+    private readonly bool _previous, _previousCheckNan;
+
+    internal AnomalyModeScope(TensorContext context, bool previous, bool previousCheckNan)
+    {
+        _context = context;
+        _previous = previous;
+        _previousCheckNan = previousCheckNan;
+    }
+
+    public void Dispose()
+    {
+        ThrowHelper.CheckScopeThread(_context, 0);
+        _context.AnomalyEnabled = _previous;
+        _context.AnomalyCheckNan = _previousCheckNan;
     }
 }
 

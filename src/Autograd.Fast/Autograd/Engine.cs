@@ -124,6 +124,7 @@ internal static unsafe class Engine
         private byte[] _marks;                   // with targets: per node, Capture and/or Propagate
         private int _top;                        // the newest node that got a gradient
         private int _waiting;                    // nodes holding a gradient not processed yet
+        private readonly bool _checkFinite;      // anomaly mode: each rule's outputs are checked for NaN/Inf
         private int _leafStart;                  // this pass's part of the context's touched-leaf list
         private int _inFlight;                   // the gradient being processed, while the pass still owns it
 
@@ -143,6 +144,7 @@ internal static unsafe class Engine
             _waiting = 0;
             _leafStart = c.TouchedLeafCount;
             _inFlight = -1;
+            _checkFinite = c.AnomalyEnabled && c.AnomalyCheckNan;
         }
 
         private readonly bool Restricted => _targets.Length > 0;
@@ -273,6 +275,7 @@ internal static unsafe class Engine
                     break;
                 }
             }
+            if (_checkFinite) CheckFinite(index, ref n, outputs);
             for (int k = 0; k < outputs.Length; k++)
             {
                 if (outputs[k] < 0) continue;
@@ -520,6 +523,45 @@ internal static unsafe class Engine
             // As PyTorch: a saved output names the node that saved it; a saved input its current grad_fn.
             string? producer = saved.Slot == n.Output ? OpRows.GradFnName(n.Kind) : t.GradFn;
             ThrowHelper.SavedValueModified(t.Shape, t.DType, producer, version, saved.Version);
+        }
+
+        /// <summary>
+        /// Anomaly mode: an output of the rule holding NaN fails the pass (before anything is delivered),
+        /// naming the node and the output as PyTorch does, and the forward call that recorded it. With no
+        /// NaN, an output holding Inf fails the same way (PyTorch lets Inf through): so wherever PyTorch
+        /// raises on a node, the message is the one it gives.
+        /// </summary>
+        private readonly void CheckFinite(int index, ref Node n, ReadOnlySpan<int> outputs)
+        {
+            int firstInf = -1;
+            for (int k = 0; k < outputs.Length; k++)
+            {
+                if (outputs[k] < 0) continue;
+                (bool nan, bool inf) = NonFinite(outputs[k]);
+                if (nan) ThrowHelper.AnomalyInBackward(OpRows.GradFnName(n.Kind), "nan", k, _c.AnomalyCallSite(index));
+                if (inf && firstInf < 0) firstInf = k;
+            }
+            if (firstInf >= 0) ThrowHelper.AnomalyInBackward(OpRows.GradFnName(n.Kind), "inf", firstInf, _c.AnomalyCallSite(index));
+        }
+
+        /// <summary>Whether <paramref name="slot"/> holds a NaN, an infinity.</summary>
+        private readonly (bool Nan, bool Inf) NonFinite(int slot)
+        {
+            ref TensorRecord r = ref _c.Records[slot];
+            bool nan = false, inf = false;
+            if (r.DType == DType.Float64)
+            {
+                var values = new double[r.NumEl];
+                fixed (double* p = values) StridedCopy.ToContiguous(_c, slot, p);
+                foreach (double v in values) { nan |= double.IsNaN(v); inf |= double.IsInfinity(v); }
+            }
+            else if (r.DType == DType.Float32)
+            {
+                var values = new float[r.NumEl];
+                fixed (float* p = values) StridedCopy.ToContiguous(_c, slot, p);
+                foreach (float v in values) { nan |= float.IsNaN(v); inf |= float.IsInfinity(v); }
+            }
+            return (nan, inf);
         }
 
         /// <summary>After an error: every gradient the pass still holds goes back, and nothing was written to a .Grad.</summary>

@@ -81,6 +81,7 @@ internal static class Recorder
         ref TensorRecord o = ref c.Records[output];
         o.Node = index;
         o.Flags |= TensorFlags.RequiresGrad;
+        if (c.AnomalyEnabled) c.CaptureCallSite(index); // anomaly mode's whole cost when off: this flag
         return ref n;
     }
 
@@ -122,7 +123,19 @@ internal static class Recorder
         if ((saves & Saves.Result) != 0) n.Result = Saved(c, n.Output);
     }
 
-    private static SavedValue Saved(TensorContext c, int slot) => new() { Slot = slot, Version = c.Version(slot) };
+    private static SavedValue Saved(TensorContext c, int slot)
+    {
+        if ((c.Records[slot].Flags & TensorFlags.IsInference) != 0) RefuseInferenceTensor(c);
+        return new() { Slot = slot, Version = c.Version(slot) };
+    }
+
+    /// <summary>An inference tensor has no version counter to save: the node being recorded (the tape's last) is dropped and the op fails, as PyTorch.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RefuseInferenceTensor(TensorContext c)
+    {
+        c.NodeCount--;
+        ThrowHelper.InferenceTensorSaved();
+    }
 
     /// <summary>Stores a region's geometry with the node (rank, offset, shape, strides), for rules that address part of a tensor.</summary>
     public static void SaveGeometry(TensorContext c, ref Node n, in Ops.ViewGeometry g)

@@ -43,6 +43,7 @@ namespace AutogradFast.Ops
         public static void CheckWritable(TensorContext c, int target, int source)
         {
             ref TensorRecord r = ref c.Records[target];
+            if ((r.Flags & TensorFlags.IsInference) != 0 && !c.InferenceMode) ThrowHelper.InPlaceOnInferenceTensor(); // in no-grad too
             if (!c.GradEnabled) return;
             bool requiresGrad = (r.Flags & TensorFlags.RequiresGrad) != 0;
             if (requiresGrad && r.Node < 0 && (r.Flags & TensorFlags.IsView) == 0) ThrowHelper.LeafInPlace();

@@ -385,6 +385,7 @@ namespace AutogradFast.Ops
             int baseSlot = target.Slot;
             // x[i] = v writes through a view of x: for a leaf that requires grad PyTorch names the view.
             ref TensorRecord b = ref c.Records[baseSlot];
+            if ((b.Flags & TensorFlags.IsInference) != 0 && !c.InferenceMode) ThrowHelper.InPlaceOnInferenceTensor();
             if (c.GradEnabled && (b.Flags & TensorFlags.RequiresGrad) != 0 && b.Node < 0) ThrowHelper.LeafViewInPlace();
             InPlace.CheckWritable(c, baseSlot, value.Slot);
             if (InPlace.HasInternalOverlap(where.Strides, where.Shape, where.Rank)) ThrowHelper.InternalOverlap("index assignment");

@@ -18,6 +18,8 @@ internal enum TensorFlags : byte
     HasHooks = 32,
     /// <summary>Holds a forward-mode tangent in the context's side table (only while a dual level is active).</summary>
     HasTangent = 128,
+    /// <summary>Made in inference mode (or a view of such a tensor): never saved for backward, never written in place outside inference mode.</summary>
+    IsInference = 64,
 }
 
 /// <summary>Everything a <see cref="Tensor"/> handle points at. Lives in the owner's slot array, not in an object.</summary>

@@ -281,6 +281,7 @@ internal sealed partial class TensorContext
             if (n.Other.Slot >= 0) Renumber(n.Other.Slot, newIndex);
             if (n.Result.Slot >= 0) Renumber(n.Result.Slot, newIndex);
         }
+        CompactCallSites(newIndex, NodeCount);
         NodeCount = nodes;
         NodeInputCount = inputs;
         NodeArgCount = args;

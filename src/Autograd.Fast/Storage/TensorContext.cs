@@ -55,8 +55,6 @@ internal sealed unsafe partial class TensorContext
     private int _ruleTemporaryCount;
     private int _nextScopeId = 1;
 
-    public bool GradEnabled = true;
-
     /// <summary>The random stream of Tensor.Rand/Randn (Autograd.ManualSeed resets it).</summary>
     public Ops.RandomStream Random = Ops.RandomStream.Unseeded();
 
@@ -193,8 +191,9 @@ internal sealed unsafe partial class TensorContext
         for (int i = 0; i < v.Rank; i++) v.Strides[i] = strides[i];
         if (v.Storage >= 0) Storages[v.Storage].RefCount++;
         else Records[v.InlineOwner].InlineViews++;
-        v.Flags |= TensorFlags.IsView;
         ref TensorRecord baseRecord = ref Records[baseSlot];
+        // A view is an inference tensor exactly when its base is, whichever mode it is made in (as PyTorch).
+        v.Flags = (v.Flags & ~TensorFlags.IsInference) | TensorFlags.IsView | (baseRecord.Flags & TensorFlags.IsInference);
         bool baseIsGradLeaf = (baseRecord.Flags & TensorFlags.RequiresGrad) != 0 && baseRecord.Node < 0;
         if (baseIsGradLeaf || (baseRecord.Flags & TensorFlags.ViewOfGradLeaf) != 0) v.Flags |= TensorFlags.ViewOfGradLeaf;
         return slot;
@@ -216,7 +215,7 @@ internal sealed unsafe partial class TensorContext
         r.DType = dtype;
         if (shape.Length > Dims.MaxRank) ThrowHelper.RankTooLarge(shape.Length);
         r.Rank = (byte)shape.Length;
-        r.Flags = TensorFlags.Live;
+        r.Flags = _newTensorFlags; // Live, and in inference mode IsInference
         for (int i = 0; i < shape.Length; i++) r.Shape[i] = shape[i];
         r.Node = -1;
         r.GradSlot = -1;
@@ -424,6 +423,7 @@ internal sealed unsafe partial class TensorContext
             }
         }
         f.OwnedCount = 0;
+        TruncateCallSites(f.NodeStart);
         NodeCount = f.NodeStart;
         NodeInputCount = f.NodeInputStart;
         NodeArgCount = f.NodeArgStart;

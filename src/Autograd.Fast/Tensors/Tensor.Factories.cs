@@ -46,7 +46,7 @@ public readonly partial struct Tensor
         int slot = c.NewTensor(dtype, shape, zero: false);
         values.CopyTo(new Span<T>(c.Pointer<T>(slot), values.Length));
         var t = new Tensor(c, slot);
-        if (requiresGrad) t.RequiresGrad_();
+        if (requiresGrad) t.SetRequiresGrad(true, RequiresGradCall.Factory);
         return t;
     }
 
@@ -88,7 +88,7 @@ public readonly partial struct Tensor
         int slot = c.NewTensor(dtype, shape, zero: value == 0 && !double.IsNegative(value));
         var t = new Tensor(c, slot);
         if (value != 0 || double.IsNegative(value)) Ops.Fill.Scalar(c, slot, value);
-        if (requiresGrad) t.RequiresGrad_();
+        if (requiresGrad) t.SetRequiresGrad(true, RequiresGradCall.Factory);
         return t;
     }
 
@@ -137,7 +137,7 @@ public readonly partial struct Tensor
         int slot = c.NewTensor(dtype, [n], zero: false);
         Ops.Fill.Range(c, slot, start, step);
         var t = new Tensor(c, slot);
-        if (requiresGrad) t.RequiresGrad_();
+        if (requiresGrad) t.SetRequiresGrad(true, RequiresGradCall.Factory);
         return t;
     }
 
@@ -158,7 +158,7 @@ public readonly partial struct Tensor
         int slot = c.NewTensor(dtype, shape, zero: false);
         Ops.Fill.Random(c, slot, normal);
         var t = new Tensor(c, slot);
-        if (requiresGrad) t.RequiresGrad_();
+        if (requiresGrad) t.SetRequiresGrad(true, RequiresGradCall.Factory);
         return t;
     }
 }

@@ -121,27 +121,54 @@ public readonly partial struct Tensor
         }
     }
 
-    /// <summary>Whether autograd records operations on this tensor.</summary>
+    /// <summary>
+    /// Whether autograd records operations on this tensor. Setting it follows <see cref="RequiresGrad_"/>'s
+    /// rules (PyTorch words the non-floating-point error differently for each; we follow).
+    /// </summary>
     public bool RequiresGrad
     {
         get => (Record.Flags & TensorFlags.RequiresGrad) != 0;
-        set => RequiresGrad_(value);
+        set => SetRequiresGrad(value, RequiresGradCall.Setter);
     }
 
-    /// <summary><c>x.requires_grad_(flag)</c>: only leaves may change it; returns this tensor.</summary>
-    public Tensor RequiresGrad_(bool requiresGrad = true)
+    /// <summary>
+    /// <c>x.requires_grad_(flag)</c>; returns this tensor. Only leaves may change it: turning it off on a
+    /// computed tensor is an error (use <see cref="Detach"/>), turning it on is a no-op there (it already
+    /// requires grad). Only floating-point tensors can require grad, and an inference tensor only
+    /// inside <see cref="Autograd.InferenceMode"/>.
+    /// </summary>
+    public Tensor RequiresGrad_(bool requiresGrad = true) => SetRequiresGrad(requiresGrad, RequiresGradCall.Method);
+
+    /// <summary>Which of PyTorch's three wordings a non-floating-point tensor gets.</summary>
+    internal enum RequiresGradCall { Factory, Setter, Method }
+
+    internal Tensor SetRequiresGrad(bool requiresGrad, RequiresGradCall call)
     {
-        ref TensorRecord r = ref Record;
+        TensorContext c = Ctx;
+        ref TensorRecord r = ref c.Records[Slot];
         if (r.Node >= 0)
         {
             if (!requiresGrad) ThrowHelper.RequiresGradOnNonLeaf();
             return this;
         }
-        if (requiresGrad && !r.DType.IsFloatingPoint()) ThrowHelper.RequiresGradNotFloatingPoint();
+        if (requiresGrad && !r.DType.IsFloatingPoint())
+        {
+            if (call == RequiresGradCall.Factory) ThrowHelper.RequiresGradNotFloatingPoint();
+            if (call == RequiresGradCall.Setter) ThrowHelper.RequiresGradNotFloatingPointSetter();
+            ThrowHelper.RequiresGradNotFloatingPointMethod();
+        }
+        if (requiresGrad && (r.Flags & TensorFlags.IsInference) != 0 && !c.InferenceMode) ThrowHelper.RequiresGradOnInferenceTensor();
         if (requiresGrad) r.Flags |= TensorFlags.RequiresGrad;
         else r.Flags &= ~TensorFlags.RequiresGrad;
         return this;
     }
+
+    /// <summary>
+    /// <c>x.is_inference()</c>: made inside <see cref="Autograd.InferenceMode"/> (or a view of such a
+    /// tensor). It can be read and used in ops anywhere, but never saved for backward nor written in
+    /// place outside inference mode; <see cref="Clone"/> gives a normal tensor.
+    /// </summary>
+    public bool IsInference => (Record.Flags & TensorFlags.IsInference) != 0;
 
     /// <summary>True for tensors the user created (no grad_fn), as in PyTorch.</summary>
     public bool IsLeaf => Record.Node < 0;
@@ -199,6 +226,19 @@ public readonly partial struct Tensor
         int view = c.NewView(Slot, new Size(r.Shape, r.Rank).AsSpan(), strides, r.Offset);
         c.Records[view].Flags &= ~(TensorFlags.IsView | TensorFlags.ViewOfGradLeaf);
         return new Tensor(c, view);
+    }
+
+    /// <summary>
+    /// <c>x.detach_()</c>: this tensor leaves the graph in place and becomes a leaf that does not
+    /// require grad (nodes already recorded from it keep working). A view cannot: use <see cref="Detach"/>.
+    /// </summary>
+    public Tensor Detach_()
+    {
+        ref TensorRecord r = ref Record;
+        if ((r.Flags & TensorFlags.IsView) != 0) ThrowHelper.DetachViewInPlace();
+        r.Node = -1;
+        r.Flags &= ~TensorFlags.RequiresGrad;
+        return this;
     }
 
     // ---- truthiness, so `while (b.Norm() < 1000)` and `if (b.Sum() > 0)` read as in Python ----

@@ -11,7 +11,7 @@ internal static class Recorder
     public static bool ShouldRecord(TensorContext c, int a, int b = -1)
     {
         TensorFlags f = c.Records[a].Flags | (b >= 0 ? c.Records[b].Flags : TensorFlags.None);
-        return (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) || (f & c.TangentMask) != 0;
+        return (f & c.RecordMask) != 0;
     }
 
     /// <summary>Whether any of <paramref name="inputs"/> requires grad while grad mode is on, or carries a tangent.</summary>
@@ -19,7 +19,7 @@ internal static class Recorder
     {
         TensorFlags f = TensorFlags.None;
         foreach (int slot in inputs) f |= c.Records[slot].Flags;
-        return (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) || (f & c.TangentMask) != 0;
+        return (f & c.RecordMask) != 0;
     }
 
     /// <summary>Whether a node goes on the tape (reverse mode): grad mode is on and an input requires grad.</summary>

@@ -9,8 +9,27 @@ namespace AutogradFast.Storage;
 /// </summary>
 internal sealed partial class TensorContext
 {
-    /// <summary>Ops record now: grad mode is on and inference mode is off (the one flag every op reads).</summary>
-    public bool GradEnabled = true;
+    /// <summary>Ops record now: grad mode is on and inference mode is off.</summary>
+    public bool GradEnabled
+    {
+        get => _gradEnabled;
+        set
+        {
+            _gradEnabled = value;
+            UpdateRecordMask();
+        }
+    }
+
+    private bool _gradEnabled = true;
+
+    /// <summary>
+    /// The input flags that make an op call the recorder: <see cref="TensorFlags.RequiresGrad"/> while
+    /// <see cref="GradEnabled"/>, and <see cref="TensorFlags.HasTangent"/> while a dual level propagates
+    /// tangents. One AND per op instead of two tests (the recorder's check is on every op's path).
+    /// </summary>
+    public TensorFlags RecordMask = TensorFlags.RequiresGrad;
+
+    private void UpdateRecordMask() => RecordMask = (_gradEnabled ? TensorFlags.RequiresGrad : TensorFlags.None) | _tangentMask;
 
     /// <summary><c>torch.is_inference_mode_enabled()</c>: tensors made now are inference tensors.</summary>
     public bool InferenceMode;

@@ -9,7 +9,17 @@ namespace AutogradFast.Storage;
 internal sealed partial class TensorContext
 {
     /// <summary><see cref="TensorFlags.HasTangent"/> while a dual level is active and no tangent is being computed, else none: ops test their inputs' flags against it.</summary>
-    public TensorFlags TangentMask;
+    public TensorFlags TangentMask
+    {
+        get => _tangentMask;
+        set
+        {
+            _tangentMask = value;
+            UpdateRecordMask();
+        }
+    }
+
+    private TensorFlags _tangentMask;
 
     public bool DualLevelActive;
 

@@ -316,36 +316,6 @@ public class HigherOrderOracleTests
 
     // ---- fixture model ----
 
-    /// <summary>The inputs of one case by name (x, y, z, w, b as in the Python; others by indexer).</summary>
-    private sealed class Inputs
-    {
-        private readonly Dictionary<string, Tensor> _byName = [];
-
-        public void Add(string name, Tensor t) => _byName.Add(name, t);
-
-        public Tensor this[string name] => _byName.TryGetValue(name, out Tensor t) ? t : throw new KeyNotFoundException($"the case has no input '{name}'");
-
-        public Tensor X => this["x"];
-        public Tensor Y => this["y"];
-        public Tensor Z => this["z"];
-        public Tensor W => this["w"];
-        public Tensor B => this["b"];
-    }
-
-    private sealed record TensorData(DType DType, int[] Shape, double[] Values)
-    {
-        public Tensor ToTensor(bool requiresGrad) => DType == DType.Float32
-            ? Tensor.FromSpan<float>(Array.ConvertAll(Values, v => (float)v), Shape, requiresGrad)
-            : Tensor.FromSpan<double>(Values, Shape, requiresGrad);
-
-        public static TensorData Of(Tensor t) => new(t.DType, t.Shape.ToArray(),
-            t.DType == DType.Float32 ? Array.ConvertAll(t.ToArray<float>(), v => (double)v) : t.ToArray<double>());
-    }
-
-    private sealed record InputSpec(string Name, bool RequiresGrad, TensorData Data);
-
-    private sealed record OutputSpec(string GradFn, TensorData Data);
-
     private sealed record GradData(string? GradFn, bool RequiresGrad, TensorData Data);
 
     private sealed record HigherOrderCase(
@@ -359,37 +329,24 @@ public class HigherOrderOracleTests
         var cases = new List<HigherOrderCase>();
         foreach (JsonElement e in doc.RootElement.GetProperty("cases").EnumerateArray())
         {
-            InputSpec[] inputs = e.GetProperty("inputs").EnumerateArray()
-                .Select(i => new InputSpec(i.GetProperty("name").GetString()!, i.GetProperty("requires_grad").GetBoolean(), ReadData(i)))
-                .ToArray();
+            InputSpec[] inputs = InputSpec.ReadAll(e.GetProperty("inputs"));
             JsonElement output = e.GetProperty("output");
             JsonElement gradient = e.GetProperty("gradient");
             var grads = e.GetProperty("grads").EnumerateObject().ToDictionary(
                 g => g.Name,
-                g => new GradData(g.Value.GetProperty("grad_fn").GetString(), g.Value.GetProperty("requires_grad").GetBoolean(), ReadData(g.Value)));
-            var directions = e.GetProperty("directions").EnumerateObject().ToDictionary(d => d.Name, d => ReadData(d.Value));
+                g => new GradData(g.Value.GetProperty("grad_fn").GetString(), g.Value.GetProperty("requires_grad").GetBoolean(), TensorData.Read(g.Value)));
+            var directions = e.GetProperty("directions").EnumerateObject().ToDictionary(d => d.Name, d => TensorData.Read(d.Value));
             var hvp = e.GetProperty("hvp").EnumerateObject().ToDictionary(
-                h => h.Name, h => h.Value.ValueKind == JsonValueKind.Null ? null : ReadData(h.Value));
+                h => h.Name, h => TensorData.ReadOrNull(h.Value));
             cases.Add(new HigherOrderCase(
                 e.GetProperty("name").GetString()!,
                 e.GetProperty("graph").GetString()!,
                 e.GetProperty("python").GetString()!,
                 inputs,
-                new OutputSpec(output.GetProperty("grad_fn").GetString()!, ReadData(output)),
-                gradient.ValueKind == JsonValueKind.Null ? null : ReadData(gradient),
+                OutputSpec.Read(output),
+                TensorData.ReadOrNull(gradient),
                 grads, directions, hvp));
         }
         return cases;
     }
-
-    private static TensorData ReadData(JsonElement e) => new(
-        e.GetProperty("dtype").GetString() switch
-        {
-            "float32" => DType.Float32,
-            "float64" => DType.Float64,
-            string other => throw new InvalidDataException($"unexpected dtype {other}"),
-            null => throw new InvalidDataException("missing dtype"),
-        },
-        e.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray(),
-        e.GetProperty("values").EnumerateArray().Select(d => d.GetDouble()).ToArray());
 }

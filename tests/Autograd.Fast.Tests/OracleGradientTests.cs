@@ -350,34 +350,6 @@ public class OracleGradientTests
 
     // ---- fixture model ----
 
-    /// <summary>The inputs of one case by name (x, y, z, w, b, c as in the Python).</summary>
-    private sealed class Inputs
-    {
-        private readonly Dictionary<string, Tensor> _byName = [];
-
-        public void Add(string name, Tensor t) => _byName.Add(name, t);
-
-        public Tensor this[string name] => _byName.TryGetValue(name, out Tensor t) ? t : throw new KeyNotFoundException($"the case has no input '{name}'");
-
-        public Tensor X => this["x"];
-        public Tensor Y => this["y"];
-        public Tensor Z => this["z"];
-        public Tensor W => this["w"];
-        public Tensor B => this["b"];
-        public Tensor C => this["c"];
-    }
-
-    private sealed record TensorData(DType DType, int[] Shape, double[] Values)
-    {
-        public Tensor ToTensor(bool requiresGrad) => DType == DType.Float32
-            ? Tensor.FromSpan<float>(Array.ConvertAll(Values, v => (float)v), Shape, requiresGrad)
-            : Tensor.FromSpan<double>(Values, Shape, requiresGrad);
-    }
-
-    private sealed record InputSpec(string Name, bool RequiresGrad, TensorData Data);
-
-    private sealed record OutputSpec(string GradFn, TensorData Data);
-
     private sealed record GradientCase(
         string Name, string Graph, string Python, InputSpec[] Inputs, OutputSpec Output, TensorData? Gradient, Dictionary<string, TensorData?> Grads);
 
@@ -388,34 +360,21 @@ public class OracleGradientTests
         var cases = new List<GradientCase>();
         foreach (JsonElement e in doc.RootElement.EnumerateArray())
         {
-            InputSpec[] inputs = e.GetProperty("inputs").EnumerateArray()
-                .Select(i => new InputSpec(i.GetProperty("name").GetString()!, i.GetProperty("requires_grad").GetBoolean(), ReadData(i)))
-                .ToArray();
+            InputSpec[] inputs = InputSpec.ReadAll(e.GetProperty("inputs"));
             JsonElement output = e.GetProperty("output");
             JsonElement gradient = e.GetProperty("gradient");
             var grads = new Dictionary<string, TensorData?>();
             foreach (JsonProperty g in e.GetProperty("grads").EnumerateObject())
-                grads[g.Name] = g.Value.ValueKind == JsonValueKind.Null ? null : ReadData(g.Value);
+                grads[g.Name] = TensorData.ReadOrNull(g.Value);
             cases.Add(new GradientCase(
                 e.GetProperty("name").GetString()!,
                 e.GetProperty("graph").GetString()!,
                 e.GetProperty("python").GetString()!,
                 inputs,
-                new OutputSpec(output.GetProperty("grad_fn").GetString()!, ReadData(output)),
-                gradient.ValueKind == JsonValueKind.Null ? null : ReadData(gradient),
+                OutputSpec.Read(output),
+                TensorData.ReadOrNull(gradient),
                 grads));
         }
         return cases;
     }
-
-    private static TensorData ReadData(JsonElement e) => new(
-        e.GetProperty("dtype").GetString() switch
-        {
-            "float32" => DType.Float32,
-            "float64" => DType.Float64,
-            string other => throw new InvalidDataException($"unexpected dtype {other}"),
-            null => throw new InvalidDataException("missing dtype"),
-        },
-        e.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray(),
-        e.GetProperty("values").EnumerateArray().Select(d => d.GetDouble()).ToArray());
 }

@@ -17,16 +17,9 @@ import os
 
 import torch
 
+from oracle_common import record_error
+
 messages = {}
-
-
-def record(name, f):
-    try:
-        f()
-    except Exception as e:  # noqa: BLE001 - we record whatever PyTorch raises
-        messages[name] = str(e).split("\n")[0]
-        return
-    raise AssertionError(f"{name}: PyTorch raised nothing")
 
 
 def leaf(*shape, dtype=torch.float32):
@@ -34,8 +27,8 @@ def leaf(*shape, dtype=torch.float32):
 
 
 # ---- backward ----
-record("implicit_grad_non_scalar", lambda: (leaf(2) * 2).backward())
-record("gradient_shape_mismatch", lambda: (leaf(2) * 2).backward(torch.ones(3)))
+record_error(messages, "implicit_grad_non_scalar", lambda: (leaf(2) * 2).backward())
+record_error(messages, "gradient_shape_mismatch", lambda: (leaf(2) * 2).backward(torch.ones(3)))
 
 
 def backward_twice():
@@ -44,12 +37,12 @@ def backward_twice():
     y.backward()
 
 
-record("backward_twice", backward_twice)
-record("backward_without_grad", lambda: torch.ones(2).sum().backward())
+record_error(messages, "backward_twice", backward_twice)
+record_error(messages, "backward_without_grad", lambda: torch.ones(2).sum().backward())
 # A given gradient's shape is checked before whether the output requires grad.
-record("gradient_shape_checked_before_requires_grad", lambda: torch.ones(2).backward(torch.ones(3)))
+record_error(messages, "gradient_shape_checked_before_requires_grad", lambda: torch.ones(2).backward(torch.ones(3)))
 # Without a gradient, a non-scalar output that requires no grad reports the missing grad first.
-record("implicit_grad_without_requires_grad", lambda: torch.ones(2).backward())
+record_error(messages, "implicit_grad_without_requires_grad", lambda: torch.ones(2).backward())
 
 
 # ---- assigning .grad ----
@@ -58,32 +51,32 @@ def assign_grad(value):
     x.grad = value
 
 
-record("grad_assign_self", lambda: (lambda x: setattr(x, "grad", x))(leaf(3)))
-record("grad_assign_type", lambda: assign_grad(torch.ones(3, dtype=torch.float64)))
-record("grad_assign_size", lambda: assign_grad(torch.ones(4)))
-record("grad_assign_type_and_size", lambda: assign_grad(torch.ones(2, dtype=torch.float64)))
+record_error(messages, "grad_assign_self", lambda: (lambda x: setattr(x, "grad", x))(leaf(3)))
+record_error(messages, "grad_assign_type", lambda: assign_grad(torch.ones(3, dtype=torch.float64)))
+record_error(messages, "grad_assign_size", lambda: assign_grad(torch.ones(4)))
+record_error(messages, "grad_assign_type_and_size", lambda: assign_grad(torch.ones(2, dtype=torch.float64)))
 
 # ---- requires_grad ----
-record("requires_grad_int64_factory", lambda: torch.zeros(3, dtype=torch.int64, requires_grad=True))
+record_error(messages, "requires_grad_int64_factory", lambda: torch.zeros(3, dtype=torch.int64, requires_grad=True))
 
 
 def requires_grad_setter():
     torch.zeros(3, dtype=torch.int64).requires_grad = True
 
 
-record("requires_grad_int64_setter", requires_grad_setter)
-record("requires_grad_int64_method", lambda: torch.zeros(3, dtype=torch.int64).requires_grad_())
-record("requires_grad_false_on_non_leaf", lambda: (leaf(3) * 2).requires_grad_(False))
+record_error(messages, "requires_grad_int64_setter", requires_grad_setter)
+record_error(messages, "requires_grad_int64_method", lambda: torch.zeros(3, dtype=torch.int64).requires_grad_())
+record_error(messages, "requires_grad_false_on_non_leaf", lambda: (leaf(3) * 2).requires_grad_(False))
 
 # ---- in-place writes ----
-record("leaf_zero_", lambda: leaf(3).zero_())
-record("leaf_add_", lambda: leaf(3).add_(torch.ones(3)))
-record("leaf_fill_", lambda: leaf(3).fill_(2.0))
-record("leaf_mul_", lambda: leaf(3).mul_(2.0))
-record("leaf_copy_", lambda: leaf(3).copy_(torch.zeros(3)))
-record("copy_broadcast_mismatch", lambda: torch.zeros(3).copy_(torch.ones(4)))
-record("add_broadcast_mismatch", lambda: torch.zeros(3).add_(torch.ones(4)))
-record("add_output_shape", lambda: torch.zeros(3).add_(torch.ones(2, 3)))
+record_error(messages, "leaf_zero_", lambda: leaf(3).zero_())
+record_error(messages, "leaf_add_", lambda: leaf(3).add_(torch.ones(3)))
+record_error(messages, "leaf_fill_", lambda: leaf(3).fill_(2.0))
+record_error(messages, "leaf_mul_", lambda: leaf(3).mul_(2.0))
+record_error(messages, "leaf_copy_", lambda: leaf(3).copy_(torch.zeros(3)))
+record_error(messages, "copy_broadcast_mismatch", lambda: torch.zeros(3).copy_(torch.ones(4)))
+record_error(messages, "add_broadcast_mismatch", lambda: torch.zeros(3).add_(torch.ones(4)))
+record_error(messages, "add_output_shape", lambda: torch.zeros(3).add_(torch.ones(2, 3)))
 
 
 def assign_into_view_of_leaf():
@@ -101,9 +94,9 @@ def zero_transposed_leaf():
     leaf(2, 3).t().zero_()
 
 
-record("assign_into_view_of_leaf", assign_into_view_of_leaf)
-record("assign_into_leaf", assign_into_leaf)
-record("zero_view_of_leaf", zero_transposed_leaf)
+record_error(messages, "assign_into_view_of_leaf", assign_into_view_of_leaf)
+record_error(messages, "assign_into_leaf", assign_into_leaf)
+record_error(messages, "zero_view_of_leaf", zero_transposed_leaf)
 
 
 def saved_value_modified_by_assignment():
@@ -139,47 +132,47 @@ def saved_result_modified_under_no_grad():
     c.backward()
 
 
-record("saved_value_modified_by_assignment", saved_value_modified_by_assignment)
-record("saved_result_modified_by_slice_assignment", saved_result_modified_by_slice_assignment)
-record("saved_leaf_modified_under_no_grad", saved_leaf_modified_under_no_grad)
-record("saved_result_modified_under_no_grad", saved_result_modified_under_no_grad)
+record_error(messages, "saved_value_modified_by_assignment", saved_value_modified_by_assignment)
+record_error(messages, "saved_result_modified_by_slice_assignment", saved_result_modified_by_slice_assignment)
+record_error(messages, "saved_leaf_modified_under_no_grad", saved_leaf_modified_under_no_grad)
+record_error(messages, "saved_result_modified_under_no_grad", saved_result_modified_under_no_grad)
 
 # ---- shapes and dtypes of products and broadcasting ----
-record("mm_shapes", lambda: torch.mm(torch.ones(2, 3), torch.ones(2, 3)))
-record("mm_self_not_matrix", lambda: torch.mm(torch.ones(3), torch.ones(3, 3)))
-record("mm_mat2_not_matrix", lambda: torch.mm(torch.ones(3, 3), torch.ones(3)))
-record("mm_dtype", lambda: torch.mm(torch.ones(2, 2), torch.ones(2, 2, dtype=torch.float64)))
-record("mv_size", lambda: torch.mv(torch.ones(2, 3), torch.ones(2)))
-record("mv_dtype", lambda: torch.mv(torch.ones(2, 2), torch.ones(2, dtype=torch.float64)))
-record("dot_2d", lambda: torch.dot(torch.ones(2, 3), torch.ones(2, 3)))
-record("dot_size", lambda: torch.dot(torch.ones(2), torch.ones(3)))
-record("dot_dtype", lambda: torch.dot(torch.ones(2), torch.ones(2, dtype=torch.float64)))
-record("matmul_2d_2d", lambda: torch.matmul(torch.ones(2, 3), torch.ones(2, 3)))
-record("matmul_2d_1d", lambda: torch.matmul(torch.ones(2, 3), torch.ones(2)))
-record("matmul_1d_2d", lambda: torch.matmul(torch.ones(2), torch.ones(3, 3)))
-record("matmul_1d_1d", lambda: torch.matmul(torch.ones(2), torch.ones(3)))
-record("broadcast_last_dim", lambda: torch.ones(2, 3) + torch.ones(2))
-record("broadcast_first_dim", lambda: torch.ones(2, 3) * torch.ones(4, 1))
+record_error(messages, "mm_shapes", lambda: torch.mm(torch.ones(2, 3), torch.ones(2, 3)))
+record_error(messages, "mm_self_not_matrix", lambda: torch.mm(torch.ones(3), torch.ones(3, 3)))
+record_error(messages, "mm_mat2_not_matrix", lambda: torch.mm(torch.ones(3, 3), torch.ones(3)))
+record_error(messages, "mm_dtype", lambda: torch.mm(torch.ones(2, 2), torch.ones(2, 2, dtype=torch.float64)))
+record_error(messages, "mv_size", lambda: torch.mv(torch.ones(2, 3), torch.ones(2)))
+record_error(messages, "mv_dtype", lambda: torch.mv(torch.ones(2, 2), torch.ones(2, dtype=torch.float64)))
+record_error(messages, "dot_2d", lambda: torch.dot(torch.ones(2, 3), torch.ones(2, 3)))
+record_error(messages, "dot_size", lambda: torch.dot(torch.ones(2), torch.ones(3)))
+record_error(messages, "dot_dtype", lambda: torch.dot(torch.ones(2), torch.ones(2, dtype=torch.float64)))
+record_error(messages, "matmul_2d_2d", lambda: torch.matmul(torch.ones(2, 3), torch.ones(2, 3)))
+record_error(messages, "matmul_2d_1d", lambda: torch.matmul(torch.ones(2, 3), torch.ones(2)))
+record_error(messages, "matmul_1d_2d", lambda: torch.matmul(torch.ones(2), torch.ones(3, 3)))
+record_error(messages, "matmul_1d_1d", lambda: torch.matmul(torch.ones(2), torch.ones(3)))
+record_error(messages, "broadcast_last_dim", lambda: torch.ones(2, 3) + torch.ones(2))
+record_error(messages, "broadcast_first_dim", lambda: torch.ones(2, 3) * torch.ones(4, 1))
 
 # ---- indexing and views ----
-record("index_out_of_range", lambda: torch.ones(3)[3])
-record("index_negative_out_of_range", lambda: torch.ones(3)[-4])
-record("index_second_dim_out_of_range", lambda: torch.ones(2, 3)[1, 3])
-record("index_0d", lambda: torch.tensor(1.0)[0])
-record("too_many_indices", lambda: torch.ones(3)[0, 0])
-record("too_many_indices_0d", lambda: torch.tensor(1.0)[0, 0])
-record("select_out_of_range", lambda: torch.ones(2, 3).select(1, 5))
-record("select_negative_dim_out_of_range", lambda: torch.ones(2, 3).select(-1, -4))
-record("select_0d", lambda: torch.tensor(1.0).select(0, 0))
-record("transpose_dim_out_of_range", lambda: torch.ones(2, 3).transpose(0, 2))
-record("t_3d", lambda: torch.ones(2, 3, 4).t())
-record("item_of_many", lambda: torch.ones(3).item())
-record("expand_too_few_sizes", lambda: torch.ones(3, 1).expand(3))
-record("expand_size", lambda: torch.ones(3).expand(2, 4))
-record("expand_new_dim_minus_one", lambda: torch.ones(3).expand(-1, 3))
-record("expand_add_", lambda: torch.ones(1).expand(3).add_(torch.ones(3)))
-record("expand_copy_", lambda: torch.ones(2, 1).expand(2, 3).copy_(torch.zeros(2, 3)))
-record("expand_mul_", lambda: torch.ones(2, 1).expand(2, 3).mul_(2.0))
+record_error(messages, "index_out_of_range", lambda: torch.ones(3)[3])
+record_error(messages, "index_negative_out_of_range", lambda: torch.ones(3)[-4])
+record_error(messages, "index_second_dim_out_of_range", lambda: torch.ones(2, 3)[1, 3])
+record_error(messages, "index_0d", lambda: torch.tensor(1.0)[0])
+record_error(messages, "too_many_indices", lambda: torch.ones(3)[0, 0])
+record_error(messages, "too_many_indices_0d", lambda: torch.tensor(1.0)[0, 0])
+record_error(messages, "select_out_of_range", lambda: torch.ones(2, 3).select(1, 5))
+record_error(messages, "select_negative_dim_out_of_range", lambda: torch.ones(2, 3).select(-1, -4))
+record_error(messages, "select_0d", lambda: torch.tensor(1.0).select(0, 0))
+record_error(messages, "transpose_dim_out_of_range", lambda: torch.ones(2, 3).transpose(0, 2))
+record_error(messages, "t_3d", lambda: torch.ones(2, 3, 4).t())
+record_error(messages, "item_of_many", lambda: torch.ones(3).item())
+record_error(messages, "expand_too_few_sizes", lambda: torch.ones(3, 1).expand(3))
+record_error(messages, "expand_size", lambda: torch.ones(3).expand(2, 4))
+record_error(messages, "expand_new_dim_minus_one", lambda: torch.ones(3).expand(-1, 3))
+record_error(messages, "expand_add_", lambda: torch.ones(1).expand(3).add_(torch.ones(3)))
+record_error(messages, "expand_copy_", lambda: torch.ones(2, 1).expand(2, 3).copy_(torch.zeros(2, 3)))
+record_error(messages, "expand_mul_", lambda: torch.ones(2, 1).expand(2, 3).mul_(2.0))
 
 # ---- which graphs may be walked twice without retain_graph ----
 W = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=torch.float64)

@@ -28,41 +28,10 @@ import zlib
 
 import torch
 
-F32, F64 = torch.float32, torch.float64
-DTYPE_NAMES = {F32: "float32", F64: "float64"}
-BOTH = (F32, F64)
+from oracle_common import BOTH, DTYPE_NAMES, F32, F64, described, make_values, run
+
 
 cases = []
-
-
-def make_values(gen, shape, domain):
-    """Deterministic values in float64 for one input.
-
-    any:  signed, |v| in [0.2, 1.6]   (relu and reciprocal stay away from 0)
-    pos:  in [0.5, 2.0]               (log, fractional pow, divisors)
-    """
-    u = torch.rand(shape, generator=gen, dtype=F64)
-    if domain == "pos":
-        return 0.5 + 1.5 * u
-    assert domain == "any", domain
-    sign = torch.where(torch.rand(shape, generator=gen, dtype=F64) < 0.5, -1.0, 1.0)
-    return sign * (0.2 + 1.4 * u)
-
-
-def flat(t):
-    return [float(v) for v in t.detach().reshape(-1).tolist()]
-
-
-def described(t):
-    return {"dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape), "values": flat(t)}
-
-
-def run(python, env):
-    code = python.strip()
-    if "\n" not in code and not code.startswith("out ="):
-        return eval(code, env)  # an expression
-    exec(code, env)
-    return env["out"]
 
 
 def case(graph, python, inputs, dtypes=BOTH, gradient="auto"):

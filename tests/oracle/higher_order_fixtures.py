@@ -38,50 +38,15 @@ import zlib
 
 import torch
 
-F32, F64 = torch.float32, torch.float64
-DTYPE_NAMES = {F32: "float32", F64: "float64"}
-BOTH = (F32, F64)
+from oracle_common import BOTH, DTYPE_NAMES, F32, F64, described, grad_fn_name, make_values, record_error, run
+
 
 cases = []
-
-
-def make_values(gen, shape, domain):
-    """Deterministic values in float64 for one input.
-
-    any:  signed, |v| in [0.2, 1.6]   (relu, where and reciprocal stay away from 0)
-    pos:  in [0.5, 2.0]               (log, fractional pow, divisors)
-    """
-    u = torch.rand(shape, generator=gen, dtype=F64)
-    if domain == "pos":
-        return 0.5 + 1.5 * u
-    assert domain == "any", domain
-    sign = torch.where(torch.rand(shape, generator=gen, dtype=F64) < 0.5, -1.0, 1.0)
-    return sign * (0.2 + 1.4 * u)
 
 
 def signed_unit(gen, shape, dtype):
     """Upstream gradients and directions: uniform in [-1, 1)."""
     return (2 * torch.rand(shape, generator=gen, dtype=F64) - 1).to(dtype)
-
-
-def flat(t):
-    return [float(v) for v in t.detach().reshape(-1).tolist()]
-
-
-def described(t):
-    return {"dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape), "values": flat(t)}
-
-
-def grad_fn_name(t):
-    return None if t.grad_fn is None else type(t.grad_fn).__name__
-
-
-def run(python, env):
-    code = python.strip()
-    if "\n" not in code and not code.startswith("out ="):
-        return eval(code, env)  # an expression
-    exec(code, env)
-    return env["out"]
 
 
 def case(graph, python, inputs, dtypes=BOTH):
@@ -232,15 +197,6 @@ out = h.sum()
 errors = {}
 
 
-def record_error(scenario, f):
-    try:
-        f()
-    except Exception as e:  # noqa: BLE001 - we record whatever PyTorch raises
-        errors[scenario] = str(e).split("\n")[0]
-        return
-    raise AssertionError(f"{scenario}: PyTorch raised nothing")
-
-
 def leaf(*shape):
     return torch.ones(*shape, dtype=F64, requires_grad=True)
 
@@ -278,12 +234,12 @@ def twice_without_retain():
     torch.autograd.grad(y, x)
 
 
-record_error("unused_input", unused_input)
-record_error("input_without_grad", input_without_grad)
-record_error("implicit_non_scalar", implicit_non_scalar)
-record_error("grad_output_shape", grad_output_shape)
-record_error("second_derivative_of_linear", second_derivative_of_linear)
-record_error("twice_without_retain", twice_without_retain)
+record_error(errors, "unused_input", unused_input)
+record_error(errors, "input_without_grad", input_without_grad)
+record_error(errors, "implicit_non_scalar", implicit_non_scalar)
+record_error(errors, "grad_output_shape", grad_output_shape)
+record_error(errors, "second_derivative_of_linear", second_derivative_of_linear)
+record_error(errors, "twice_without_retain", twice_without_retain)
 
 names = [c["name"] for c in cases]
 assert len(names) == len(set(names)), "case names must be unique"

@@ -23,6 +23,8 @@ import warnings
 
 import torch
 
+from oracle_common import record_error
+
 warnings.simplefilter("ignore")
 
 MODES = {
@@ -67,15 +69,6 @@ for outer in ("no_grad", "enable_grad", "inference_mode"):
 messages = {}
 
 
-def record(name, f):
-    try:
-        f()
-    except Exception as e:  # noqa: BLE001 - we record whatever PyTorch raises
-        messages[name] = str(e)
-        return
-    raise AssertionError(f"{name}: PyTorch raised nothing")
-
-
 with torch.inference_mode():
     inf = torch.ones(3)
 leaf = torch.ones(3, requires_grad=True)
@@ -90,17 +83,17 @@ def index_assign():
     inf[0] = 5.0
 
 
-record("inference_saved_mul", lambda: inf * leaf)
-record("inference_saved_inplace_mul", lambda: (leaf * 1).mul_(inf))
-record("inference_inplace", lambda: inf.add_(1))
-record("inference_inplace_no_grad", no_grad_add_)
-record("inference_inplace_copy", lambda: inf.copy_(leaf))
-record("inference_index_assign", index_assign)
-record("inference_requires_grad", lambda: inf.requires_grad_())
+record_error(messages, "inference_saved_mul", lambda: inf * leaf, first_line=False)
+record_error(messages, "inference_saved_inplace_mul", lambda: (leaf * 1).mul_(inf), first_line=False)
+record_error(messages, "inference_inplace", lambda: inf.add_(1), first_line=False)
+record_error(messages, "inference_inplace_no_grad", no_grad_add_, first_line=False)
+record_error(messages, "inference_inplace_copy", lambda: inf.copy_(leaf), first_line=False)
+record_error(messages, "inference_index_assign", index_assign, first_line=False)
+record_error(messages, "inference_requires_grad", lambda: inf.requires_grad_(), first_line=False)
 
 nonleaf = leaf * 2
-record("requires_grad_false_nonleaf", lambda: nonleaf.requires_grad_(False))
-record("detach_view", lambda: leaf[0:2].detach_())
+record_error(messages, "requires_grad_false_nonleaf", lambda: nonleaf.requires_grad_(False), first_line=False)
+record_error(messages, "detach_view", lambda: leaf[0:2].detach_(), first_line=False)
 
 # anomaly: which node and which output PyTorch names (our message adds the forward call site)
 anomaly = {}

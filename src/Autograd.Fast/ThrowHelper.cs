@@ -385,5 +385,37 @@ internal static class ThrowHelper
 
     [DoesNotReturn]
     public static void GradientRuleShape(string node, int input, Size got, Size expected) => throw new InvalidOperationException(
-        $"Function {node} returned an invalid gradient at index {input} - got {got} but expected shape compatible with {expected}");
+        $"Function {node} returned an invalid gradient at index {input} - got {Dims.Format(got.AsSpan())} but expected shape compatible with {Dims.Format(expected.AsSpan())}");
+
+    // ---- custom functions ----
+
+    [DoesNotReturn]
+    public static void ReentrantBackward() => throw new InvalidOperationException(
+        "Backward() and Autograd.Grad() cannot run while another backward pass is computing gradients (for instance inside a custom " +
+        "function's Backward): compute the gradient with differentiable ops instead, or run the second pass after the first returns.");
+
+    [DoesNotReturn]
+    public static Tensor CustomJvpMissing(string function) => throw new NotImplementedException(
+        $"You must implement the jvp function for custom autograd.Function to use it with forward mode AD ({function}: override Jvp).");
+
+    [DoesNotReturn]
+    public static void FunctionContextOutsideForward(string node, string call) => throw new InvalidOperationException(
+        $"{call}() can only be called in Forward (node {node}): it says what the forward pass saved or returned.");
+
+    [DoesNotReturn]
+    public static void CustomForwardReturnedNothing(string function) => throw new InvalidOperationException(
+        $"{function}.Forward returned a default Tensor; it must return the output tensor.");
+
+    [DoesNotReturn]
+    public static void DirtyTensorNotReturned(string node) => throw new InvalidOperationException(
+        $"Some elements marked as dirty during the forward method were not returned as output ({node}): MarkDirty takes inputs that " +
+        "Forward wrote in place and returns.");
+
+    [DoesNotReturn]
+    public static void CustomGradientCount(string node, int expected, int got) => throw new InvalidOperationException(
+        $"function {node} returned an incorrect number of gradients (expected {expected}, got {got})");
+
+    [DoesNotReturn]
+    public static void CustomGradientDType(string node, int input, DType dtype) => throw new InvalidOperationException(
+        $"Function {node} returned an invalid gradient at index {input} - expected a floating-point gradient, got {dtype.TorchName()}");
 }

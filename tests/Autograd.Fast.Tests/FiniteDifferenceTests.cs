@@ -167,6 +167,11 @@ public class FiniteDifferenceTests
         new("where", t => Tensor.Where(t[0] > 0, t[0].Exp(), t[1] * 3), [Any(2, 3), Any(2, 3)]),
         new("where_broadcast", t => Tensor.Where(t[1] > 0, t[0], t[1].Tanh()), [Any(3), Any(2, 3)]),
 
+        // ---- a custom function (one node with the user's backward and jvp), alone, twice in a graph, and differentiated ----
+        new("custom_function_cube", t => AutogradFunction.Apply<CubeFunction>(t[0] * t[1]), [Any(2, 3), Any(3)]),
+        new("custom_function_twice", t => AutogradFunction.Apply<CubeFunction>(t[0]) * AutogradFunction.Apply<CubeFunction>(t[0].T()).T(), [Any(2, 3)]),
+        new("custom_function_second_derivative", t => GradOf(AutogradFunction.Apply<CubeFunction>(t[0]).Sum(), t[0]), [Any(2, 3)], Differentiates: true),
+
         // ---- second derivatives: f is a gradient computed with createGraph, checked against differences of it ----
         new("grad_of_tanh", t => GradOf(t[0].Tanh().Sum(), t[0]), [Any(2, 3)], Differentiates: true),
         new("grad_of_sigmoid", t => GradOf(t[0].Sigmoid().Sum(), t[0]), [Any(2, 3)], Differentiates: true),

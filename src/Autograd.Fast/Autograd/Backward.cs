@@ -22,13 +22,17 @@ internal ref struct Backward
     /// <summary>The gradient arriving at the node's output.</summary>
     public readonly Var Grad;
 
-    public Backward(TensorContext c, ref Node node, int grad, Span<int> outputs)
+    public Backward(TensorContext c, ref Node node, int index, int grad, Span<int> outputs)
     {
         C = c;
+        NodeIndex = index;
         _node = ref node;
         _outputs = outputs;
         Grad = new Var(c, grad);
     }
+
+    /// <summary>The node's index on the tape (a custom function's context is looked up by it).</summary>
+    public readonly int NodeIndex;
 
     public readonly int InputCount => _node.InputCount;
 
@@ -62,7 +66,7 @@ internal ref struct Backward
 
     private readonly Var Saved(in SavedValue saved)
     {
-        if (saved.Slot < 0) ThrowHelper.RuleReadsUnsavedValue(OpRows.GradFnName(_node.Kind));
+        if (saved.Slot < 0) ThrowHelper.RuleReadsUnsavedValue(C.NodeName(NodeIndex));
         return new Var(C, saved.Slot);
     }
 

@@ -72,6 +72,7 @@ internal static unsafe class Engine
         int[] targets, int[]? results, bool allowUnused)
     {
         if (c.RunningHooks > 0) ThrowHelper.BackwardInsideHook();
+        if (c.BackwardDepth > 0) ThrowHelper.ReentrantBackward(); // e.g. from a custom function's backward: one pass at a time
         // PyTorch's order: each given gradient's shape first, then whether the output requires grad.
         for (int i = 0; i < roots.Length; i++)
         {
@@ -249,12 +250,12 @@ internal static unsafe class Engine
         {
             ref Node n = ref _c.Nodes[index];
             _inFlight = grad;
-            CheckSavedValues(ref n);
+            CheckSavedValues(index, ref n);
             int mark = _create ? -1 : _c.BeginRuleTemporaries();
             var inline = new OutputBuffer();
             Span<int> outputs = n.InputCount <= OutputBuffer.Length ? inline[..n.InputCount] : new int[n.InputCount];
             outputs.Fill(-1);
-            var rule = new BackwardContext(_c, ref n, grad, outputs);
+            var rule = new BackwardContext(_c, ref n, index, grad, outputs);
             OpRows.Of(n.Kind).Rule(ref rule);
             if (!_retain && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
             // One gradient handed to two inputs: each delivery may consume (add into, release) what it gets,
@@ -280,7 +281,7 @@ internal static unsafe class Engine
             {
                 if (outputs[k] < 0) continue;
                 // A delivery that takes grad itself owns it from then on (stores it, or adds it and lets it go).
-                if (Deliver(ref n, k, BackwardContext.Input(ref n, k, _c), outputs[k]) == grad) _inFlight = -1;
+                if (Deliver(index, k, BackwardContext.Input(ref n, k, _c), outputs[k]) == grad) _inFlight = -1;
             }
             if (mark >= 0) _c.EndRuleTemporaries(mark, outermost: false);
             if (_inFlight >= 0) Discard(grad);
@@ -288,22 +289,22 @@ internal static unsafe class Engine
         }
 
         /// <summary>Sends one input's gradient along its edge, shaped and typed as the input; returns the slot delivered.</summary>
-        private int Deliver(ref Node n, int k, in NodeInput input, int grad)
+        private int Deliver(int node, int k, in NodeInput input, int grad)
         {
-            grad = Conform(ref n, k, input.Slot, grad);
+            grad = Conform(node, k, input.Slot, grad);
             if (input.Edge >= 0) DeliverToNode(input.Edge, grad);
             else DeliverToLeaf(Node.LeafSlot(input.Edge), grad);
             return grad;
         }
 
         /// <summary>Sums a broadcast gradient back to the input's shape and casts it to the input's dtype.</summary>
-        private readonly int Conform(ref Node n, int k, int input, int grad)
+        private readonly int Conform(int node, int k, int input, int grad)
         {
             ref TensorRecord x = ref _c.Records[input];
             ref TensorRecord g = ref _c.Records[grad];
             if (!Broadcasting.SameShape(g, x))
             {
-                if (!Broadcasting.SumsTo(x, g)) ThrowHelper.GradientRuleShape(OpRows.GradFnName(n.Kind), k, new Size(g.Shape, g.Rank), new Size(x.Shape, x.Rank));
+                if (!Broadcasting.SumsTo(x, g)) ThrowHelper.GradientRuleShape(_c.NodeName(node), k, new Size(g.Shape, g.Rank), new Size(x.Shape, x.Rank));
                 grad = new Var(_c, grad).SumToSize(x.Shape, x.Rank).Slot;
             }
             if (_c.Records[grad].DType != x.DType) grad = new Var(_c, grad).To(x.DType).Slot;
@@ -505,10 +506,10 @@ internal static unsafe class Engine
 
         // ---- saved values and failure ----
 
-        private readonly void CheckSavedValues(ref Node n)
+        private readonly void CheckSavedValues(int index, ref Node n)
         {
             if ((n.Flags & NodeFlags.SavesValues) == 0) return;
-            if ((n.Flags & NodeFlags.SavedReleased) != 0) ThrowHelper.BackwardTwice(OpRows.GradFnName(n.Kind));
+            if ((n.Flags & NodeFlags.SavedReleased) != 0) ThrowHelper.BackwardTwice(_c.NodeName(index));
             if (n.Self.Slot >= 0) CheckVersion(ref n, n.Self);
             if (n.Other.Slot >= 0) CheckVersion(ref n, n.Other);
             if (n.Result.Slot >= 0) CheckVersion(ref n, n.Result);
@@ -538,10 +539,10 @@ internal static unsafe class Engine
             {
                 if (outputs[k] < 0) continue;
                 (bool nan, bool inf) = NonFinite(outputs[k]);
-                if (nan) ThrowHelper.AnomalyInBackward(OpRows.GradFnName(n.Kind), "nan", k, _c.AnomalyCallSite(index));
+                if (nan) ThrowHelper.AnomalyInBackward(_c.NodeName(index), "nan", k, _c.AnomalyCallSite(index));
                 if (inf && firstInf < 0) firstInf = k;
             }
-            if (firstInf >= 0) ThrowHelper.AnomalyInBackward(OpRows.GradFnName(n.Kind), "inf", firstInf, _c.AnomalyCallSite(index));
+            if (firstInf >= 0) ThrowHelper.AnomalyInBackward(_c.NodeName(index), "inf", firstInf, _c.AnomalyCallSite(index));
         }
 
         /// <summary>Whether <paramref name="slot"/> holds a NaN, an infinity.</summary>

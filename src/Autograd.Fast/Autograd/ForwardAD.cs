@@ -117,8 +117,12 @@ namespace AutogradFast.Graph
         public readonly int Arg0, Arg1;
         public readonly ViewGeometry Geometry;
 
-        private Forward(TensorContext c, int output, ReadOnlySpan<int> inputs, double scalar, int arg0, int arg1, in ViewGeometry geometry)
+        /// <summary>A custom function's context (OpKind.Custom), whose Jvp is the rule.</summary>
+        public readonly FunctionContext? Function;
+
+        private Forward(TensorContext c, int output, ReadOnlySpan<int> inputs, double scalar, int arg0, int arg1, in ViewGeometry geometry, FunctionContext? function)
         {
+            Function = function;
             C = c;
             _inputs = inputs;
             Result = new Var(c, output);
@@ -142,9 +146,10 @@ namespace AutogradFast.Graph
         public static Var? Plus(Var? a, Var? b) => a is null ? b : b is null ? a : a.Value + b.Value;
 
         /// <summary>The output's tangent from its row's rule, shaped and typed as the output (the one place forward mode runs).</summary>
-        public static void Propagate(TensorContext c, OpKind kind, int output, ReadOnlySpan<int> inputs, double scalar, int arg0, int arg1, in ViewGeometry geometry)
+        public static void Propagate(TensorContext c, OpKind kind, int output, ReadOnlySpan<int> inputs, double scalar, int arg0, int arg1, in ViewGeometry geometry,
+            FunctionContext? function = null)
         {
-            var f = new Forward(c, output, inputs, scalar, arg0, arg1, geometry);
+            var f = new Forward(c, output, inputs, scalar, arg0, arg1, geometry, function);
             using var paused = new TangentsPaused(c);
             Var? t = Rules.Jvp(kind, ref f);
             if (t is null)

@@ -76,6 +76,7 @@ internal static class Rules
             => f.Tangent(0) is Var t ? Var.RegionScatter(t, f.Result.Shape, f.Result.Rank, f.Geometry, kind) : null,
         OpKind.RegionOf => f.Tangent(0) is Var t ? Var.RegionOf(t, f.Geometry) : null,
         OpKind.RegionZeroed => f.Tangent(0) is Var t ? Var.RegionZeroed(t, f.Geometry) : null,
+        OpKind.Custom => f.Function!.Jvp(ref f),
     };
 #pragma warning restore CS8524
 

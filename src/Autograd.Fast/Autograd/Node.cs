@@ -22,6 +22,8 @@ internal enum OpKind : byte
     RegionScatter, RegionOf, RegionZeroed, SelectBackward, SliceBackward,
     // forward mode: make_dual is a view of the primal (ViewBackward0)
     MakeDual,
+    // a user's AutogradFunction: its context (per node, TensorContext.FunctionOf) holds the rules
+    Custom,
 }
 
 [Flags]

@@ -127,6 +127,7 @@ internal static class OpRows
         OpKind.SelectBackward => Regions.SelectBackwardRow,
         OpKind.SliceBackward => Regions.SliceBackwardRow,
         OpKind.MakeDual => Copies.MakeDualRow,
+        OpKind.Custom => FunctionContext.Row,
     };
 #pragma warning restore CS8524
 }

@@ -85,24 +85,30 @@ internal static class Recorder
         return ref n;
     }
 
-    /// <summary>A node of any number of inputs (the first two inline, the rest in the side arena), and the output's tangent.</summary>
-    public static void Record(TensorContext c, OpKind kind, int output, ReadOnlySpan<int> inputs)
+    /// <summary>
+    /// A node of any number of inputs (the first two inline, the rest in the side arena), and the
+    /// output's tangent; a custom function's node carries its context. Returns the node, or -1.
+    /// </summary>
+    public static int Record(TensorContext c, OpKind kind, int output, ReadOnlySpan<int> inputs, FunctionContext? function = null)
     {
         if (inputs.Length is 0 or > byte.MaxValue) ThrowHelper.TooManyInputs(inputs.Length);
         TensorFlags f = TensorFlags.None;
         foreach (int slot in inputs) f |= c.Records[slot].Flags;
+        int node = -1;
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
         {
+            // Edges first: an in-place op's output is one of its inputs, whose edge is its old producer.
+            int more = inputs.Length > 2 ? c.AppendNodeInputs(inputs.Length - 2) : -1;
+            for (int i = 2; i < inputs.Length; i++)
+                c.NodeInputs[more + i - 2] = new NodeInput { Slot = inputs[i], Edge = EdgeOf(c, inputs[i]) };
             ref Node n = ref AppendNode(c, kind, output, inputs[0], inputs.Length > 1 ? inputs[1] : -1, 0, 0, 0);
             n.InputCount = (byte)inputs.Length;
-            if (inputs.Length > 2)
-            {
-                n.MoreInputs = c.AppendNodeInputs(inputs.Length - 2);
-                for (int i = 2; i < inputs.Length; i++)
-                    c.NodeInputs[n.MoreInputs + i - 2] = new NodeInput { Slot = inputs[i], Edge = EdgeOf(c, inputs[i]) };
-            }
+            n.MoreInputs = more;
+            node = c.Records[output].Node;
+            if (function is not null) c.SetFunction(node, function);
         }
-        if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, output, inputs, 0, 0, 0, default);
+        if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, output, inputs, 0, 0, 0, default, function);
+        return node;
     }
 
     /// <summary>Each kind's saves, copied out of the rows (a byte per kind: the recorder's only table read).</summary>

@@ -176,7 +176,12 @@ internal sealed partial class TensorContext
         }
         while (work > 0)
         {
-            ref Node n = ref Nodes[_nodeWork[--work]];
+            int index = _nodeWork[--work];
+            ref Node n = ref Nodes[index];
+            if (n.Kind == Graph.OpKind.Custom)
+            {
+                foreach (Graph.SavedValue saved in FunctionOf(index).Saved) Mark(saved.Slot, ref work);
+            }
             Mark(n.Output, ref work);
             for (int k = 0; k < n.InputCount; k++)
             {
@@ -264,6 +269,7 @@ internal sealed partial class TensorContext
             if (nodes != i) Nodes[nodes] = n;
             nodes++;
         }
+        CompactNodeObjects(newIndex, NodeCount); // before the loop below reads a custom node's context at its new index
         // Every kept tensor is a listed root-scope tensor or one a live node reads (with their .Grads).
         ref ScopeFrame root = ref _frames[0];
         for (int i = 0; i < root.OwnedCount; i++) Renumber(root.OwnedSlots[i], newIndex);
@@ -280,8 +286,11 @@ internal sealed partial class TensorContext
             if (n.Self.Slot >= 0) Renumber(n.Self.Slot, newIndex);
             if (n.Other.Slot >= 0) Renumber(n.Other.Slot, newIndex);
             if (n.Result.Slot >= 0) Renumber(n.Result.Slot, newIndex);
+            if (n.Kind == Graph.OpKind.Custom)
+            {
+                foreach (Graph.SavedValue saved in FunctionOf(i).Saved) Renumber(saved.Slot, newIndex);
+            }
         }
-        CompactCallSites(newIndex, NodeCount);
         NodeCount = nodes;
         NodeInputCount = inputs;
         NodeArgCount = args;

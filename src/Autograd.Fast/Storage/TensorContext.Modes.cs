@@ -80,16 +80,8 @@ internal sealed partial class TensorContext
     /// <summary><c>torch.is_anomaly_check_nan_enabled()</c>: backward checks each rule's outputs for NaN/Inf.</summary>
     public bool AnomalyCheckNan = true;
 
-    /// <summary>Per node index, the stack of the forward call that recorded it (only nodes recorded in anomaly mode have one).</summary>
-    private StackTrace?[]? _callSites;
-
     /// <summary>Called by the recorder for every node while anomaly mode is on (the only place it costs anything).</summary>
-    public void CaptureCallSite(int node)
-    {
-        _callSites ??= new StackTrace?[Math.Max(64, node + 1)];
-        if (node >= _callSites.Length) Array.Resize(ref _callSites, Math.Max(node + 1, _callSites.Length * 2));
-        _callSites[node] = new StackTrace(1, fNeedFileInfo: true);
-    }
+    public void CaptureCallSite(int node) => ObjectsOf(node).CallSite = new StackTrace(1, fNeedFileInfo: true);
 
     /// <summary>
     /// Where node <paramref name="node"/> was recorded, if anomaly mode was on then: the user's frames
@@ -98,31 +90,10 @@ internal sealed partial class TensorContext
     /// with <see cref="CallSiteHere"/> to name both the forward call that saved a value and the
     /// mutation that overwrote it.
     /// </summary>
-    public string? AnomalyCallSite(int node)
-        => _callSites is not null && node >= 0 && node < _callSites.Length && _callSites[node] is { } trace ? UserFrames(trace) : null;
+    public string? AnomalyCallSite(int node) => CallSiteOf(node) is { } trace ? UserFrames(trace) : null;
 
     /// <summary>The user's frames of the current call (the library's left out), formatted as <see cref="AnomalyCallSite"/>.</summary>
     public static string CallSiteHere() => UserFrames(new StackTrace(1, fNeedFileInfo: true));
-
-    /// <summary>A scope that ends cuts the tape back to <paramref name="nodeCount"/>: the sites of the nodes it drops go too.</summary>
-    private void TruncateCallSites(int nodeCount)
-    {
-        if (_callSites is null) return;
-        if (nodeCount < _callSites.Length) Array.Clear(_callSites, nodeCount, _callSites.Length - nodeCount);
-    }
-
-    /// <summary>The root-scope collector moved node i to newIndex[i] (-1: dropped): the sites move with their nodes.</summary>
-    private void CompactCallSites(int[] newIndex, int oldCount)
-    {
-        if (_callSites is null) return;
-        int end = Math.Min(oldCount, _callSites.Length);
-        for (int i = 0; i < end; i++)
-        {
-            StackTrace? site = _callSites[i];
-            _callSites[i] = null;
-            if (site is not null && newIndex[i] >= 0) _callSites[newIndex[i]] = site; // newIndex[i] <= i: already cleared
-        }
-    }
 
     /// <summary>Frames outside the library (the call into it first), one per line; on NativeAOT without file and line.</summary>
     private static string UserFrames(StackTrace trace)

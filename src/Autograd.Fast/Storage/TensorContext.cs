@@ -423,7 +423,7 @@ internal sealed unsafe partial class TensorContext
             }
         }
         f.OwnedCount = 0;
-        TruncateCallSites(f.NodeStart);
+        TruncateNodeObjects(f.NodeStart);
         NodeCount = f.NodeStart;
         NodeInputCount = f.NodeInputStart;
         NodeArgCount = f.NodeArgStart;

@@ -180,7 +180,7 @@ public readonly partial struct Tensor
         {
             TensorContext c = Ctx;
             int node = c.Records[Slot].Node;
-            return node < 0 ? null : OpRows.GradFnName(c.Nodes[node].Kind);
+            return node < 0 ? null : c.NodeName(node);
         }
     }
 

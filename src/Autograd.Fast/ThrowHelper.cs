@@ -154,13 +154,6 @@ internal static class ThrowHelper
         "the written part is ambiguous); clone() the tensor first.");
 
     [DoesNotReturn]
-    public static void RecordedCopyIntoView() => throw new NotSupportedException(
-        "Copy_(): recording an in-place copy into a view is not supported yet; assign through an indexer " +
-        "(y[i] = x, recorded as CopySlices) or copy into the whole tensor.");
-
-    // ---- linear algebra ----
-
-    [DoesNotReturn]
     public static void DotRank(int rankA, int rankB) => throw new ArgumentException($"1D tensors expected, but got {rankA}D and {rankB}D tensors");
 
     [DoesNotReturn]

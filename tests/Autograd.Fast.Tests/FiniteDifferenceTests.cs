@@ -164,6 +164,37 @@ public class FiniteDifferenceTests
             return y;
         }, [Any(2, 3), Any()]),
 
+        // ---- in-place ops recorded on non-leaves and through views (InPlaceRecordingTests checks them against PyTorch) ----
+        new("add_alpha", t => t[0].Add(t[1], 2.5), [Any(2, 3), Any(3)]),
+        new("inplace_arithmetic_chain", t =>
+        {
+            Tensor y = t[0] * 1;
+            y.Add_(t[1], alpha: -1.5).Mul_(t[1]).Div_(t[2]).Sub_(t[1].T().T()).Pow_(3).Add_(0.5).Mul_(2).Div_(3).Sub_(1);
+            return y * t[0];
+        }, [Any(2, 3), Any(3), Pos(2, 1)]),
+        new("inplace_zero_and_fill", t =>
+        {
+            Tensor y = t[0] * 1, z = t[0] * 1;
+            y.Zero_();
+            z.Fill_(2);
+            return (y + z) * t[1];
+        }, [Any(2, 3), Any(2, 3)]),
+        new("inplace_through_views", t =>
+        {
+            Tensor y = t[0] * 1;
+            y[0].Mul_(t[1]);
+            y.T().Add_(t[2].T());
+            y.Slice(1, 0, 3, 2).Pow_(2);
+            return y * y;
+        }, [Any(2, 3), Any(3), Any(2, 3)]),
+        new("inplace_second_derivative", t =>
+        {
+            Tensor y = t[0] * 1;
+            y.Mul_(t[0]);
+            y[1].Mul_(t[0][0]);
+            return GradOf((y * y).Sum(), t[0]);
+        }, [Any(2, 3)], Differentiates: true),
+
         new("where", t => Tensor.Where(t[0] > 0, t[0].Exp(), t[1] * 3), [Any(2, 3), Any(2, 3)]),
         new("where_broadcast", t => Tensor.Where(t[1] > 0, t[0], t[1].Tanh()), [Any(3), Any(2, 3)]),
 

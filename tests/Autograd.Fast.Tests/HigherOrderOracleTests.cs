@@ -184,7 +184,7 @@ public class HigherOrderOracleTests
     /// OracleGradientTests does), so that entries produced by cancellation do not demand more than the
     /// dtype can give.
     /// </summary>
-    private static void AssertValues(TensorData expected, TensorData actual, double rtol, string what)
+    internal static void AssertValues(TensorData expected, TensorData actual, double rtol, string what)
     {
         Assert.True(expected.DType == actual.DType, $"{what}: dtype {actual.DType}, PyTorch {expected.DType}");
         Assert.True(expected.Shape.AsSpan().SequenceEqual(actual.Shape),

@@ -13,6 +13,8 @@ internal static class Rules
     {
         OpKind.Add => Forward.Plus(f.Tangent(0), f.Tangent(1)),
         OpKind.AddScalar or OpKind.SubScalar => f.Tangent(0),
+        // add with alpha: self_t + alpha * other_t
+        OpKind.AddAlpha => Forward.Plus(f.Tangent(0), f.Tangent(1) is Var t1 ? t1 * f.Scalar : null),
         OpKind.Sub => Forward.Plus(f.Tangent(0), Neg(f.Tangent(1))),
         OpKind.RsubScalar or OpKind.Neg => Neg(f.Tangent(0)),
         // mul: self_t * other + other_t * self
@@ -53,6 +55,8 @@ internal static class Rules
         OpKind.CopySlices => CopySlices(ref f),
         // copy_: the source's tangent (zeros when it has none)
         OpKind.Copy => f.Tangent(1) ?? f.Result.ZerosLike(),
+        // zero_, fill_: a constant (a zero tangent)
+        OpKind.Zero or OpKind.Fill => null,
         OpKind.Clone or OpKind.MakeDual => f.Tangent(0)?.Clone(),
         OpKind.ToCopy => f.Tangent(0)?.To(f.Result.DType),
         // where: where(condition, self_t, other_t)

@@ -7,7 +7,7 @@ namespace AutogradFast.Graph;
 /// </summary>
 internal enum OpKind : byte
 {
-    Add, AddScalar, Sub, SubScalar, RsubScalar, Mul, MulScalar, Div, DivScalar, Neg, Reciprocal,
+    Add, AddScalar, AddAlpha, Sub, SubScalar, RsubScalar, Mul, MulScalar, Div, DivScalar, Neg, Reciprocal,
     PowScalar, Exp, Log, Tanh, Sigmoid, Relu,
     Sum, Mean, Norm,
     // sum_to_size named as PyTorch's sum_to names its last op: sum(dims, keepdim), then a view when
@@ -17,6 +17,8 @@ internal enum OpKind : byte
     Dot, Mm, Mv,
     T, Transpose, Select, Slice, Unsqueeze, Squeeze, SqueezeInPlace, Expand,
     CopySlices, Copy, Clone, ToCopy, Where,
+    // in-place writes of a constant (zero_, fill_): the old value gets no gradient
+    Zero, Fill,
     // fused backward kernels, differentiable in turn
     PowBackward, TanhBackward, SigmoidBackward, ThresholdBackward,
     RegionScatter, RegionOf, RegionZeroed, SelectBackward, SliceBackward,

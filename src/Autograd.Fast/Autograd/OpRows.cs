@@ -57,7 +57,7 @@ internal static class OpRows
     /// <summary>How the user wrote an arithmetic op, for error messages (<c>a - b</c>).</summary>
     public static string Symbol(OpKind kind) => kind switch
     {
-        OpKind.Add or OpKind.AddScalar => "a + b",
+        OpKind.Add or OpKind.AddScalar or OpKind.AddAlpha => "a + b",
         OpKind.Sub or OpKind.SubScalar or OpKind.RsubScalar => "a - b",
         OpKind.Mul or OpKind.MulScalar => "a * b",
         OpKind.Div or OpKind.DivScalar => "a / b",
@@ -78,6 +78,7 @@ internal static class OpRows
     {
         OpKind.Add => Arithmetic.AddRow,
         OpKind.AddScalar => Arithmetic.AddScalarRow,
+        OpKind.AddAlpha => Arithmetic.AddAlphaRow,
         OpKind.Sub => Arithmetic.SubRow,
         OpKind.SubScalar => Arithmetic.SubScalarRow,
         OpKind.RsubScalar => Arithmetic.RsubScalarRow,
@@ -114,6 +115,8 @@ internal static class OpRows
         OpKind.Expand => Views.ExpandRow,
         OpKind.CopySlices => Views.CopySlicesRow,
         OpKind.Copy => InPlace.CopyRow,
+        OpKind.Zero => InPlace.ZeroRow,
+        OpKind.Fill => InPlace.FillRow,
         OpKind.Clone => Copies.CloneRow,
         OpKind.ToCopy => Copies.ToCopyRow,
         OpKind.Where => Selection.WhereRow,

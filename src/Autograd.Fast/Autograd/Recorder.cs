@@ -86,6 +86,25 @@ internal static class Recorder
     }
 
     /// <summary>
+    /// An in-place op on <paramref name="target"/> (after its write): its node has the target as output
+    /// and as input 0, whose edge is still the old producer; a saved <c>self</c> is <paramref name="old"/>
+    /// (a copy taken before the write, or the target itself where no rule reads the old value), and a
+    /// saved source keeps the version it had before the write, so <c>y.Mul_(y)</c> fails at backward as
+    /// in PyTorch. The target's tangent is the rule's, from the old value's.
+    /// </summary>
+    public static void RecordInPlace(TensorContext c, OpKind kind, int target, int old, int source, int sourceVersion, double scalar)
+    {
+        TensorFlags f = c.Records[target].Flags | c.Records[old].Flags | (source >= 0 ? c.Records[source].Flags : TensorFlags.None);
+        if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
+        {
+            ref Node n = ref AppendNode(c, kind, target, target, source, scalar, 0, 0);
+            if (n.Self.Slot == target && old != target) n.Self = Saved(c, old);
+            if (n.Other.Slot >= 0) n.Other.Version = sourceVersion;
+        }
+        if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, target, source >= 0 ? [old, source] : [old], scalar, 0, 0, default);
+    }
+
+    /// <summary>
     /// A node of any number of inputs (the first two inline, the rest in the side arena), and the
     /// output's tangent; a custom function's node carries its context. Returns the node, or -1.
     /// </summary>

@@ -39,6 +39,14 @@ public readonly partial struct Tensor
     public static Tensor operator -(Tensor a) => a.Neg();
 
     public Tensor Add(Tensor other) => this + other;
+
+    /// <summary><c>torch.add(self, other, alpha=alpha)</c>: self + alpha * other.</summary>
+    public Tensor Add(Tensor other, double alpha)
+    {
+        if (alpha == 1) return this + other;
+        TensorContext c = ContextOf(this, other);
+        return new Tensor(c, Arithmetic.AddAlpha(c, Slot, other.Slot, alpha));
+    }
     public Tensor Sub(Tensor other) => this - other;
     public Tensor Mul(Tensor other) => this * other;
     public Tensor Div(Tensor other) => this / other;
@@ -85,6 +93,19 @@ namespace AutogradFast.Ops
             int rank = Broadcasting.BroadcastShape(ra, rb, out Dims shape);
             int result = Elementwise<TOp>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(a), Operand.Of(b), Operand.None);
             if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, kind, result, a, b);
+            return result;
+        }
+
+        /// <summary><c>a + alpha * b</c> in one kernel (<c>b * alpha + a</c>, PyTorch's order), recorded as AddBackward0 with its alpha.</summary>
+        public static int AddAlpha(TensorContext c, int a, int b, double alpha)
+        {
+            ref TensorRecord ra = ref c.Records[a];
+            ref TensorRecord rb = ref c.Records[b];
+            DType dtype = PromoteOperands(ra, rb);
+            if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpRows.Symbol(OpKind.AddAlpha));
+            int rank = Broadcasting.BroadcastShape(ra, rb, out Dims shape);
+            int result = Elementwise<MultiplyAddOperator>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(b), Operand.Of(alpha), Operand.Of(a));
+            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, OpKind.AddAlpha, result, a, b, scalar: alpha);
             return result;
         }
 
@@ -157,6 +178,7 @@ namespace AutogradFast.Ops
 
         internal static readonly OpRow AddRow = new("AddBackward0", Saves.None, &AddBackward);
         internal static readonly OpRow AddScalarRow = new("AddBackward0", Saves.None, &PassBackward);
+        internal static readonly OpRow AddAlphaRow = new("AddBackward0", Saves.None, &AddAlphaBackward);
         internal static readonly OpRow SubRow = new("SubBackward0", Saves.None, &SubBackward);
         internal static readonly OpRow SubScalarRow = new("SubBackward0", Saves.None, &PassBackward);
         internal static readonly OpRow RsubScalarRow = new("RsubBackward1", Saves.None, &NegBackward);
@@ -175,6 +197,13 @@ namespace AutogradFast.Ops
         {
             b.Out(0, b.Grad);
             b.Out(1, b.Grad);
+        }
+
+        // add with alpha: self: grad; other: maybe_multiply(grad, alpha)
+        private static void AddAlphaBackward(ref Backward b)
+        {
+            b.Out(0, b.Grad);
+            if (b.Needs(1)) b.Out(1, b.Grad * b.Scalar);
         }
 
         // add/sub with a scalar: self: grad

@@ -49,7 +49,7 @@ namespace AutogradFast.Ops
         }
 
         /// <summary>x^p with PyTorch's special cases (x*x for 2, x*x*x for 3, sqrt for 0.5 ...), so results match it bit for bit.</summary>
-        private static int PowForward(TensorContext c, int x, double p, DType dtype, bool temporary)
+        internal static int PowForward(TensorContext c, int x, double p, DType dtype, bool temporary)
         {
             ref TensorRecord r = ref c.Records[x];
             ReadOnlySpan<int> shape = r.Shape.AsSpan(r.Rank);

@@ -9,23 +9,47 @@ namespace AutogradFast
     // value saved for backward that is overwritten is detected when backward reads it.
     public readonly partial struct Tensor
     {
-        /// <summary><c>x.zero_()</c>; returns this tensor.</summary>
-        public Tensor Zero_() => InPlace.Fill(this, 0);
+        /// <summary><c>x.zero_()</c>; returns this tensor. Recorded as ZeroBackward0 when x has history (its old value gets no gradient).</summary>
+        public Tensor Zero_() => InPlace.Fill(this, 0, OpKind.Zero);
 
-        /// <summary><c>x.fill_(value)</c>; returns this tensor.</summary>
-        public Tensor Fill_(double value) => InPlace.Fill(this, value);
+        /// <summary><c>x.fill_(value)</c>; returns this tensor. Recorded as FillBackward2 when x has history.</summary>
+        public Tensor Fill_(double value) => InPlace.Fill(this, value, OpKind.Fill);
 
         /// <summary><c>x.add_(other, alpha=alpha)</c>: x += alpha * other (other broadcasts); returns this tensor.</summary>
         public Tensor Add_(Tensor other, double alpha = 1) // other * alpha + this
-            => InPlace.Update<MultiplyAddOperator>(this, other, "Add_()", Operand.Of(other.Slot), Operand.Of(alpha), Operand.Of(Slot));
+            => InPlace.Update<MultiplyAddOperator>(this, other, "Add_()", alpha == 1 ? OpKind.Add : OpKind.AddAlpha, alpha,
+                Operand.Of(other.Slot), Operand.Of(alpha), Operand.Of(Slot));
+
+        /// <summary><c>x.add_(value)</c>; returns this tensor.</summary>
+        public Tensor Add_(double value)
+            => InPlace.Update<AddOperator>(this, null, "Add_()", OpKind.AddScalar, value, Operand.Of(Slot), Operand.Of(value), default);
 
         /// <summary><c>x.sub_(other)</c>; returns this tensor.</summary>
         public Tensor Sub_(Tensor other) // other * -1 + this
-            => InPlace.Update<MultiplyAddOperator>(this, other, "Sub_()", Operand.Of(other.Slot), Operand.Of(-1.0), Operand.Of(Slot));
+            => InPlace.Update<MultiplyAddOperator>(this, other, "Sub_()", OpKind.Sub, 0, Operand.Of(other.Slot), Operand.Of(-1.0), Operand.Of(Slot));
+
+        /// <summary><c>x.sub_(value)</c>; returns this tensor.</summary>
+        public Tensor Sub_(double value)
+            => InPlace.Update<SubtractOperator>(this, null, "Sub_()", OpKind.SubScalar, value, Operand.Of(Slot), Operand.Of(value), default);
+
+        /// <summary><c>x.mul_(other)</c> (other broadcasts); returns this tensor.</summary>
+        public Tensor Mul_(Tensor other)
+            => InPlace.Update<MultiplyOperator>(this, other, "Mul_()", OpKind.Mul, 0, Operand.Of(Slot), Operand.Of(other.Slot), default);
 
         /// <summary><c>x.mul_(value)</c>; returns this tensor.</summary>
         public Tensor Mul_(double value) // value * this
-            => InPlace.Update<MultiplyOperator>(this, null, "Mul_()", Operand.Of(value), Operand.Of(Slot), default);
+            => InPlace.Update<MultiplyOperator>(this, null, "Mul_()", OpKind.MulScalar, value, Operand.Of(value), Operand.Of(Slot), default);
+
+        /// <summary><c>x.div_(other)</c> (other broadcasts; x must be floating point); returns this tensor.</summary>
+        public Tensor Div_(Tensor other)
+            => InPlace.Update<DivideOperator>(this, other, "Div_()", OpKind.Div, 0, Operand.Of(Slot), Operand.Of(other.Slot), default);
+
+        /// <summary><c>x.div_(value)</c>; returns this tensor.</summary>
+        public Tensor Div_(double value)
+            => InPlace.Update<DivideOperator>(this, null, "Div_()", OpKind.DivScalar, value, Operand.Of(Slot), Operand.Of(value), default);
+
+        /// <summary><c>x.pow_(exponent)</c> (x must be floating point); returns this tensor.</summary>
+        public Tensor Pow_(double exponent) => InPlace.Pow(this, exponent);
 
         /// <summary>
         /// <c>x.copy_(src)</c> (src broadcasts and is converted to this dtype); returns this tensor.
@@ -69,18 +93,6 @@ namespace AutogradFast.Ops
             return false;
         }
 
-        /// <summary>In-place arithmetic that autograd would have to record is refused (only index assignment records, as CopySlices).</summary>
-        private static void CheckNotRecorded(TensorContext c, int target, int source)
-        {
-            if (!c.GradEnabled) return;
-            bool needsGraph = (c.Records[target].Flags & TensorFlags.RequiresGrad) != 0
-                || (source >= 0 && (c.Records[source].Flags & TensorFlags.RequiresGrad) != 0);
-            if (needsGraph)
-                throw new NotSupportedException(
-                    "In-place arithmetic on tensors that require grad is not recorded by autograd; use the out-of-place op " +
-                    "(x = x + y), index assignment, or do the update under Autograd.NoGrad().");
-        }
-
         // copy_: grad_self = zeros_like(grad) (its old value is overwritten); grad_src = grad (summed back to src's shape, in its dtype)
         public static Tensor Copy(Tensor t, Tensor source)
         {
@@ -95,11 +107,8 @@ namespace AutogradFast.Ops
             CheckNoInternalOverlap(c, t, "Copy_()");
             // An integer or bool target takes the values without a graph, as in PyTorch.
             bool record = c.Records[t].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, t, source);
-            if (record)
-            {
-                if ((c.Records[t].Flags & TensorFlags.IsView) != 0) ThrowHelper.RecordedCopyIntoView();
-                if (!c.NodeOutlivesTensorScope(t)) ThrowHelper.InPlaceOnOuterScope("Copy_()");
-            }
+            if (record && ThroughView(c, t, source, OpKind.Copy, 0, "Copy_()")) return;
+            if (record && !c.NodeOutlivesTensorScope(t)) ThrowHelper.InPlaceOnOuterScope("Copy_()");
             c.BeforeWrite(t);
             CopyInto(c, t, source);
             c.BumpVersion(t);
@@ -115,12 +124,20 @@ namespace AutogradFast.Ops
             if (b.Needs(1)) b.Out(1, b.Grad);
         }
 
-        public static Tensor Fill(Tensor t, double value)
+        internal static readonly OpRow ZeroRow = new("ZeroBackward0", Saves.None, &ConstantRule);
+        internal static readonly OpRow FillRow = new("FillBackward2", Saves.None, &ConstantRule);
+
+        // zero_, fill_: self: zeros_like(grad)
+        private static void ConstantRule(ref Backward b) => b.Out(0, b.Grad.ZerosLike());
+
+        public static Tensor Fill(Tensor t, double value, OpKind kind)
         {
             TensorContext c = t.Ctx;
             CheckWritable(c, t.Slot, -1);
-            CheckNotRecorded(c, t.Slot, -1);
-            if (c.Records[t.Slot].NumEl >= c.FusionMinElements && Fusion.TryDeferFill(c, t.Slot, value))
+            bool record = c.Records[t.Slot].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, t.Slot);
+            if (record && ThroughView(c, t.Slot, -1, kind, value, kind == OpKind.Zero ? "Zero_()" : "Fill_()")) return t;
+            if (record && !c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(kind == OpKind.Zero ? "Zero_()" : "Fill_()");
+            if (!record && c.Records[t.Slot].NumEl >= c.FusionMinElements && Fusion.TryDeferFill(c, t.Slot, value))
             {
                 c.BumpVersion(t.Slot);
                 return t;
@@ -135,18 +152,52 @@ namespace AutogradFast.Ops
                 c.ReleaseTemporary(scalar);
             }
             c.BumpVersion(t.Slot);
+            if (record) Recorder.RecordInPlace(c, kind, t.Slot, t.Slot, -1, 0, value);
+            return t;
+        }
+
+        /// <summary><c>x.pow_(p)</c>: PyTorch's special cases (as <see cref="Exponential.Pow"/>) into a temporary, then written back.</summary>
+        public static Tensor Pow(Tensor t, double p)
+        {
+            TensorContext c = t.Ctx;
+            int slot = t.Slot;
+            CheckWritable(c, slot, -1);
+            CheckNoInternalOverlap(c, slot, "Pow_()");
+            if (!c.Records[slot].DType.IsFloatingPoint()) ThrowHelper.FloatingPointRequired("Pow_()", c.Records[slot].DType);
+            bool record = Recorder.ShouldRecord(c, slot);
+            if (record && ThroughView(c, slot, -1, OpKind.PowScalar, p, "Pow_()")) return t;
+            if (record && !c.NodeOutlivesTensorScope(slot)) ThrowHelper.InPlaceOnOuterScope("Pow_()");
+            int old = record ? Copies.Clone(c, slot) : slot; // pow's rules read the old value
+            int result = Exponential.PowForward(c, slot, p, c.Records[slot].DType, temporary: true);
+            c.BeforeWrite(slot);
+            CopyInto(c, slot, result);
+            c.ReleaseTemporary(result);
+            c.BumpVersion(slot);
+            if (record) Recorder.RecordInPlace(c, OpKind.PowScalar, slot, old, -1, 0, p);
             return t;
         }
 
         /// <summary>t = op(x, y, z), where the operands may read t itself and <paramref name="source"/> (validated here).</summary>
-        public static Tensor Update<TOp>(Tensor t, Tensor? source, string call, Operand x, Operand y, Operand z) where TOp : struct, IElementwiseOperator
+        /// <remarks>
+        /// Recorded as PyTorch records it when autograd must see it: <paramref name="kind"/>'s node with
+        /// the tensor as its output and its old producer as input 0's edge (the old value saved as a
+        /// copy where the rule reads it), or through a view, a CopySlices on the view's base.
+        /// </remarks>
+        public static Tensor Update<TOp>(Tensor t, Tensor? source, string call, OpKind kind, double scalar, Operand x, Operand y, Operand z)
+            where TOp : struct, IElementwiseOperator
         {
             TensorContext c = source is { } other ? OpSupport.ContextOf(t, other) : t.Ctx;
             int sourceSlot = source?.Slot ?? -1;
             CheckWritable(c, t.Slot, sourceSlot);
             CheckNoInternalOverlap(c, t.Slot, call);
-            CheckNotRecorded(c, t.Slot, sourceSlot);
             if (sourceSlot >= 0) CheckBroadcastsInto(c, sourceSlot, t.Slot);
+            if (kind is OpKind.Div or OpKind.DivScalar && !c.Records[t.Slot].DType.IsFloatingPoint()) ThrowHelper.FloatingPointRequired(call, c.Records[t.Slot].DType);
+            bool record = c.Records[t.Slot].DType.IsFloatingPoint() && (sourceSlot >= 0 ? Recorder.ShouldRecord(c, t.Slot, sourceSlot) : Recorder.ShouldRecord(c, t.Slot));
+            if (record && ThroughView(c, t.Slot, sourceSlot, kind, scalar, call)) return t;
+            if (record && !c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(call);
+            // What the node saves is taken before the write: the old value (a copy, with its history) and the source's version.
+            int sourceVersion = sourceSlot >= 0 ? c.Version(sourceSlot) : 0;
+            int old = record && kind is OpKind.Mul or OpKind.Div ? Copies.Clone(c, t.Slot) : t.Slot;
             c.BeforeWrite(t.Slot);
             if (c.Records[t.Slot].IsContiguous)
             {
@@ -175,7 +226,55 @@ namespace AutogradFast.Ops
                 c.ReleaseTemporary(temp);
             }
             c.BumpVersion(t.Slot);
+            if (record) Recorder.RecordInPlace(c, kind, t.Slot, old, sourceSlot, sourceVersion, scalar);
             return t;
+        }
+
+        /// <summary>
+        /// An in-place write autograd records, through a view (whose base is still alive): as PyTorch, the
+        /// base's history is rewritten. The view's new value is computed out of place from a copy of its
+        /// old one (so the op's node keeps what it saves), written into the base's region and recorded as
+        /// CopySlices on the base; the view becomes that region of the base again (AsStridedBackward0).
+        /// Returns false when the tensor is not such a view.
+        /// </summary>
+        private static bool ThroughView(TensorContext c, int view, int source, OpKind kind, double scalar, string call)
+        {
+            if ((c.Records[view].Flags & TensorFlags.IsView) == 0) return false;
+            int baseSlot = c.ViewBaseOf(view);
+            if (baseSlot < 0) return false; // its base is gone: nothing else can see the write, record it on the view itself
+            if (!c.NodeOutlivesTensorScope(baseSlot) || !c.NodeOutlivesTensorScope(view)) ThrowHelper.InPlaceOnOuterScope(call);
+            ref TensorRecord v = ref c.Records[view];
+            var where = new ViewGeometry { Shape = v.Shape, Strides = v.Strides, Rank = v.Rank, Offset = v.Offset };
+            int value = OutOfPlace(c, kind, view, source, scalar);
+            Views.Assign(c, baseSlot, where, value);
+            ViewGeometry region = Views.RelativeGeometry(c.Records[baseSlot], where);
+            Recorder.Record(c, OpKind.RegionOf, view, baseSlot, -1, region);
+            return true;
+        }
+
+        /// <summary>The value an in-place op writes, computed out of place (recorded) from a copy of the target's old value.</summary>
+        private static int OutOfPlace(TensorContext c, OpKind kind, int target, int source, double scalar)
+        {
+            if (kind == OpKind.Copy) return source;
+            if (kind is OpKind.Zero or OpKind.Fill)
+            {
+                ref TensorRecord r = ref c.Records[target];
+                int constant = c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: false);
+                Ops.Fill.Scalar(c, constant, scalar);
+                return constant;
+            }
+            int old = Copies.Clone(c, target);
+            return kind switch
+            {
+                OpKind.Add => Arithmetic.Binary<AddOperator>(c, old, source, kind),
+                OpKind.AddAlpha => Arithmetic.AddAlpha(c, old, source, scalar),
+                OpKind.Sub => Arithmetic.Binary<SubtractOperator>(c, old, source, kind),
+                OpKind.Mul => Arithmetic.Binary<MultiplyOperator>(c, old, source, kind),
+                OpKind.Div => Arithmetic.Binary<DivideOperator>(c, old, source, kind),
+                OpKind.AddScalar or OpKind.SubScalar or OpKind.MulScalar or OpKind.DivScalar => Arithmetic.Scalar(c, old, scalar, false, kind),
+                OpKind.PowScalar => Exponential.Pow(c, old, scalar),
+                _ => ThrowHelper.NotAnOpOf<int>(kind, "an in-place write"),
+            };
         }
 
         private static Operand Substitute(Operand operand, int slot, int replacement)

@@ -346,7 +346,7 @@ namespace AutogradFast.Ops
         /// or transposed: its memory steps are taken largest first, which decomposes any position of a
         /// base without overlap (select, slice and transpose views never overlap).
         /// </summary>
-        private static ViewGeometry RelativeGeometry(in TensorRecord input, in ViewGeometry view)
+        internal static ViewGeometry RelativeGeometry(in TensorRecord input, in ViewGeometry view)
         {
             Dims contiguousStrides = Dims.ContiguousStrides(input.Shape.AsSpan(input.Rank));
             Span<int> order = stackalloc int[Dims.MaxRank];
@@ -382,7 +382,13 @@ namespace AutogradFast.Ops
         public static void Assign(Tensor target, in ViewGeometry where, Tensor value)
         {
             TensorContext c = ContextOf(target, value);
-            int baseSlot = target.Slot;
+            Assign(c, target.Slot, where, value.Slot);
+        }
+
+        /// <summary>base[where] = value, recorded as CopySlices (index assignment, and in-place writes through a view).</summary>
+        public static void Assign(TensorContext c, int baseSlot, in ViewGeometry where, int valueSlot)
+        {
+            var value = new Tensor(c, valueSlot);
             // x[i] = v writes through a view of x: for a leaf that requires grad PyTorch names the view.
             ref TensorRecord b = ref c.Records[baseSlot];
             if ((b.Flags & TensorFlags.IsInference) != 0 && !c.InferenceMode) ThrowHelper.InPlaceOnInferenceTensor();

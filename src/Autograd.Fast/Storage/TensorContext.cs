@@ -196,7 +196,28 @@ internal sealed unsafe partial class TensorContext
         v.Flags = (v.Flags & ~TensorFlags.IsInference) | TensorFlags.IsView | (baseRecord.Flags & TensorFlags.IsInference);
         bool baseIsGradLeaf = (baseRecord.Flags & TensorFlags.RequiresGrad) != 0 && baseRecord.Node < 0;
         if (baseIsGradLeaf || (baseRecord.Flags & TensorFlags.ViewOfGradLeaf) != 0) v.Flags |= TensorFlags.ViewOfGradLeaf;
+        int root = (baseRecord.Flags & TensorFlags.IsView) != 0 ? ViewBaseOf(baseSlot) : baseSlot;
+        SetViewBase(slot, root >= 0 ? root : baseSlot);
         return slot;
+    }
+
+    /// <summary>Per view, its base (PyTorch's <c>_base</c>, never itself a view while it lives): slot and generation in one value.</summary>
+    private long[] _viewBases = [];
+
+    private void SetViewBase(int view, int baseSlot)
+    {
+        if (view >= _viewBases.Length) Array.Resize(ref _viewBases, Math.Max(view + 1, Math.Max(64, _viewBases.Length * 2)));
+        _viewBases[view] = (uint)baseSlot | ((long)Records[baseSlot].Generation << 32);
+    }
+
+    /// <summary>The tensor whose history an in-place write through view <paramref name="view"/> rewrites, or -1 once it is released.</summary>
+    public int ViewBaseOf(int view)
+    {
+        if (view >= _viewBases.Length) return -1;
+        long packed = _viewBases[view];
+        int slot = (int)packed, generation = (int)(packed >> 32);
+        ref TensorRecord b = ref Records[slot];
+        return (b.Flags & TensorFlags.Live) != 0 && b.Generation == generation ? slot : -1;
     }
 
     private int NewSlot(int storage, DType dtype, ReadOnlySpan<int> shape, int offset, int numel, int scopeDepth)

@@ -403,9 +403,9 @@ internal static class ThrowHelper
         "gradcheck expects at least one input tensor to require gradient, but none of the them have requires_grad=True.", "inputs");
 
     [DoesNotReturn]
-    public static void GradCheckOutputShapeChanged(int index, double eps, Size before, Size after) => throw new GradCheckException(string.Create(
-        System.Globalization.CultureInfo.InvariantCulture,
-        $"Expected `func` to return outputs with the same shape when inputs are perturbed on index {index} by {eps}, but got: shapes {before} and {after}."));
+    public static void GradCheckOutputShapeChanged(int index, double eps, Size before, Size after) => throw new GradCheckException(
+        $"Expected `func` to return outputs with the same shape when inputs are perturbed on index {index} by " +
+        $"{eps.ToString("R", System.Globalization.CultureInfo.InvariantCulture).Replace('E', 'e')}, but got: shapes {before} and {after}.");
 
     [DoesNotReturn]
     public static void FunctionalVInvalidSize(Size expected, Size given) => throw new ArgumentException(

@@ -164,6 +164,33 @@ internal static unsafe class GradChecker
         }
         int[] differentiableIndex = all.Select((o, index) => (o, index)).Where(p => p.o.RequiresGrad).Select(p => p.index).ToArray();
 
+        foreach (Tensor o in outputs) _ = Values(o); // computed now (a deferred result would read the inputs while they are perturbed)
+
+        // Backward first, while the inputs hold the values the graph saw: twice (reentrancy), then with zero grad outputs.
+        var analytical = new double[outputs.Length][][];
+        for (int o = 0; o < outputs.Length; o++)
+        {
+            analytical[o] = Analytical(outputs[o], wrt, out bool sizesOk, out bool typesOk);
+            double[][] again = Analytical(outputs[o], wrt, out _, out _);
+            if (!sizesOk) return Fail(raiseException, "Analytical gradient has incorrect size");
+            _ = typesOk; // PyTorch checks dtypes only with check_grad_dtypes=True (off by default)
+            for (int j = 0; j < wrt.Length; j++)
+                if (!analytical[o][j].AsSpan().SequenceEqual(again[j]))
+                    return Fail(raiseException, "Backward is not reentrant, i.e., running backward with same input and grad_output multiple times " +
+                        "gives different values, although analytical gradient matches numerical gradient. The tolerance for nondeterminism was 0.0.");
+        }
+        var zeros = new Tensor?[outputs.Length];
+        for (int o = 0; o < outputs.Length; o++) zeros[o] = Tensor.ZerosLike(outputs[o]);
+        Tensor?[] fromZeros = Autograd.Grad(outputs, wrt, zeros, allowUnused: true);
+        string? zeroFailure = null;
+        for (int j = 0; j < wrt.Length && zeroFailure is null; j++)
+        {
+            if (fromZeros[j] is not { } g) continue;
+            if (Values(g).Any(v => v != 0)) zeroFailure = "backward not multiplied by grad_output";
+            else if (g.DType != wrt[j].DType) zeroFailure = "grad is incorrect type";
+            else if (g.Shape != wrt[j].Shape) zeroFailure = "grad is incorrect size";
+        }
+
         // numerical[o][j]: (input j's numel) x (output o's numel), PyTorch's layout
         var numerical = new double[outputs.Length][][];
         for (int o = 0; o < outputs.Length; o++) numerical[o] = new double[wrt.Length][];
@@ -184,17 +211,9 @@ internal static unsafe class GradChecker
 
         for (int o = 0; o < outputs.Length; o++)
         {
-            double[][] analytical = Analytical(outputs[o], wrt, out bool sizesOk, out bool typesOk);
-            double[][] again = Analytical(outputs[o], wrt, out _, out _);
-            if (!sizesOk) return Fail(raiseException, "Analytical gradient has incorrect size");
-            _ = typesOk; // PyTorch checks dtypes only with check_grad_dtypes=True (off by default)
-            for (int j = 0; j < wrt.Length; j++)
-                if (!analytical[j].AsSpan().SequenceEqual(again[j]))
-                    return Fail(raiseException, "Backward is not reentrant, i.e., running backward with same input and grad_output multiple times " +
-                        "gives different values, although analytical gradient matches numerical gradient. The tolerance for nondeterminism was 0.0.");
             for (int j = 0; j < wrt.Length; j++)
             {
-                double[] a = analytical[j], n = numerical[o][j];
+                double[] a = analytical[o][j], n = numerical[o][j];
                 if (a.Length == 0 && n.Length == 0) continue;
                 if (AllClose(a, n, rtol, atol)) continue;
                 int[] shape = [wrt[j].NumEl(), outputs[o].NumEl()];
@@ -203,18 +222,8 @@ internal static unsafe class GradChecker
                 return Fail(raiseException, message);
             }
         }
-
-        // Backward must be multiplied by grad_output: zero gradients in give zero gradients out.
-        var zeros = new Tensor?[outputs.Length];
-        for (int o = 0; o < outputs.Length; o++) zeros[o] = Tensor.ZerosLike(outputs[o]);
-        Tensor?[] fromZeros = Autograd.Grad(outputs, wrt, zeros, allowUnused: true);
-        for (int j = 0; j < wrt.Length; j++)
-        {
-            if (fromZeros[j] is not { } g) continue;
-            if (Values(g).Any(v => v != 0)) return Fail(raiseException, "backward not multiplied by grad_output");
-            if (g.DType != wrt[j].DType) return Fail(raiseException, "grad is incorrect type");
-            if (g.Shape != wrt[j].Shape) return Fail(raiseException, "grad is incorrect size");
-        }
+        // (PyTorch runs this check after the comparison, so a wrong Jacobian is reported first)
+        if (zeroFailure is not null) return Fail(raiseException, zeroFailure);
         return true;
     }
 
@@ -247,12 +256,15 @@ internal static unsafe class GradChecker
         return columns;
     }
 
-    /// <summary>Writes element k of our leaf (its address is taken anew: a tiny tensor's inline storage moves when the records grow).</summary>
+    /// <summary>
+    /// Writes element k of our leaf (its address is taken anew: a tiny tensor's inline storage moves when
+    /// the records grow). As PyTorch's write through <c>x.data</c>, it does not count as a version: the
+    /// value is restored exactly before the graph of the first call is used again.
+    /// </summary>
     private static void Perturb(TensorContext c, Tensor x, int k, double value)
     {
         using GradModeScope noGrad = Autograd.NoGrad();
         c.Pointer<double>(x.Slot)[k] = value;
-        c.BumpVersion(x.Slot);
     }
 
     /// <summary>f's outputs at the current (perturbed) inputs, as values; the graph it records is released at once.</summary>

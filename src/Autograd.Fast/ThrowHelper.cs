@@ -411,4 +411,43 @@ internal static class ThrowHelper
     [DoesNotReturn]
     public static void CustomGradientDType(string node, int input, DType dtype) => throw new InvalidOperationException(
         $"Function {node} returned an invalid gradient at index {input} - expected a floating-point gradient, got {dtype.TorchName()}");
+
+    // ---- GradCheck and the functional transforms ----
+
+    [DoesNotReturn]
+    public static void GradCheckFailed(string message) => throw new GradCheckException(message);
+
+    [DoesNotReturn]
+    public static void GradCheckInputNotDouble(int index, DType dtype) => throw new ArgumentException(
+        $"GradCheck: input {index} requires grad and is {dtype.TorchName()}, not torch.float64. Finite differences with eps = 1e-6 need double precision " +
+        $"(PyTorch 1.13 only warns: 'Input #{index} requires gradient and is not a double precision floating point or complex.'). " +
+        "Pass a float64 copy: x.Detach().To(DType.Float64).RequiresGrad_().", "inputs");
+
+    [DoesNotReturn]
+    public static void GradCheckNoInputRequiresGrad() => throw new ArgumentException(
+        "gradcheck expects at least one input tensor to require gradient, but none of the them have requires_grad=True.", "inputs");
+
+    [DoesNotReturn]
+    public static void GradCheckOutputShapeChanged(int index, double eps, Size before, Size after) => throw new GradCheckException(
+        $"Expected `func` to return outputs with the same shape when inputs are perturbed on index {index} by " +
+        $"{eps.ToString("R", System.Globalization.CultureInfo.InvariantCulture).Replace('E', 'e')}, but got: shapes {before} and {after}.");
+
+    [DoesNotReturn]
+    public static void FunctionalVInvalidSize(Size expected, Size given) => throw new ArgumentException(
+        $"v has invalid size: should be {expected} but got {given}.");
+
+    [DoesNotReturn]
+    public static void FunctionalVjpNeedsV() => throw new ArgumentException(
+        "The vector v can only be None if the user-provided function returns a single Tensor with a single element.");
+
+    /// <param name="transform">PyTorch's name of the transform: hessian, hvp or vhp</param>
+    /// <param name="shape">what the function returned (not part of PyTorch's text, which it ends)</param>
+    [DoesNotReturn]
+    public static void FunctionalNotSingleElement(string transform, Size shape) => throw new ArgumentException(
+        $"The Tensor returned by the function given to {transform} should contain a single element (it returned a tensor of shape {shape}).");
+
+    [DoesNotReturn]
+    public static void FunctionalJacobianRank(Size output, Size input) => throw new ArgumentException(
+        $"Functional.Jacobian: the Jacobian of an output of shape {output} with respect to an input of shape {input} would have " +
+        $"{output.Rank + input.Rank} dimensions; tensors have at most {Dims.MaxRank}.");
 }

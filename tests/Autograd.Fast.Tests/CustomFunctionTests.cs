@@ -473,3 +473,59 @@ public class CustomFunctionTests
         Assert.Contains("grad_fn=<MyExpBackward>", y.ToString());
     }
 }
+
+/// <summary>GradCheck and GradGradCheck on custom functions: a right one passes, a planted wrong backward or a wrong double backward is caught.</summary>
+public class CustomFunctionGradCheckTests
+{
+    private static Tensor[] Inputs() => [Tensor.FromSpan<double>([0.3, -1.2, 0.8, 1.5, -0.4, 0.9], [2, 3], requiresGrad: true)];
+
+    [Fact]
+    public void ACorrectCustomFunction_PassesGradCheckAndGradGradCheck()
+    {
+        Assert.True(Autograd.GradCheck(t => AutogradFunction.Apply<CubeFunction>(t[0]), Inputs()));
+        Assert.True(Autograd.GradGradCheck(t => AutogradFunction.Apply<CubeFunction>(t[0]), Inputs()));
+    }
+
+    /// <summary>x³ whose backward says 3x (a planted wrong rule).</summary>
+    private sealed class WrongCube : AutogradFunction
+    {
+        public override Tensor Forward(FunctionContext ctx, Tensor[] inputs)
+        {
+            ctx.SaveForBackward(inputs[0]);
+            return inputs[0] * inputs[0] * inputs[0];
+        }
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor gradOutput) => [gradOutput * ctx.SavedTensors[0] * 3];
+    }
+
+    /// <summary>x³ whose backward is right in value but not differentiable through x (the saved x detached): GradCheck passes, GradGradCheck fails.</summary>
+    private sealed class DetachedCube : AutogradFunction
+    {
+        public override Tensor Forward(FunctionContext ctx, Tensor[] inputs)
+        {
+            ctx.SaveForBackward(inputs[0]);
+            return inputs[0] * inputs[0] * inputs[0];
+        }
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor gradOutput)
+        {
+            Tensor x = ctx.SavedTensors[0].Detach();
+            return [gradOutput * x * x * 3];
+        }
+    }
+
+    [Fact]
+    public void APlantedWrongBackward_IsCaught()
+    {
+        var e = Assert.Throws<GradCheckException>(() => Autograd.GradCheck(t => AutogradFunction.Apply<WrongCube>(t[0]), Inputs()));
+        Assert.StartsWith("Jacobian mismatch for output 0 with respect to input 0,", e.Message);
+        Assert.False(Autograd.GradCheck(t => AutogradFunction.Apply<WrongCube>(t[0]), Inputs(), raiseException: false));
+    }
+
+    [Fact]
+    public void ABackwardThatIsNotDifferentiable_PassesGradCheck_AndFailsGradGradCheck()
+    {
+        Assert.True(Autograd.GradCheck(t => AutogradFunction.Apply<DetachedCube>(t[0]), Inputs()));
+        Assert.False(Autograd.GradGradCheck(t => AutogradFunction.Apply<DetachedCube>(t[0]), Inputs(), raiseException: false));
+    }
+}

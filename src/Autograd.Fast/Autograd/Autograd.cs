@@ -4,7 +4,7 @@ using AutogradFast.Storage;
 namespace AutogradFast;
 
 /// <summary>Autograd switches and lifetimes: grad, inference and anomaly modes, scopes, the random seed.</summary>
-public static class Autograd
+public static partial class Autograd
 {
     /// <summary>
     /// <c>with torch.no_grad():</c> — inside the returned scope nothing is recorded. Dispose it

@@ -124,11 +124,14 @@ namespace AutogradFast.Ops
             b.Out(0, b.Self * scale);
         }
 
-        // sum_to_size: self: grad.expand(self.sizes())
+        // sum_to_size: self: grad.expand(self.sizes()); a sum to a shape with more (leading, size-1) dims
+        // than self (an index-assigned value of shape [1, 1, 3] summed from a row of 3) drops them first
         private static void SumToSizeRule(ref Backward b)
         {
             Var x = b.Input(0);
-            b.Out(0, b.Grad.Expand(x.Shape, x.Rank));
+            Var g = b.Grad;
+            while (g.Rank > x.Rank) g = g.Squeeze(0);
+            b.Out(0, g.Expand(x.Shape, x.Rank));
         }
     }
 }

@@ -380,6 +380,14 @@ internal static class ThrowHelper
     public static void GradientRuleShape(string node, int input, Size got, Size expected) => throw new InvalidOperationException(
         $"Function {node} returned an invalid gradient at index {input} - got {Dims.Format(got.AsSpan())} but expected shape compatible with {Dims.Format(expected.AsSpan())}");
 
+    [DoesNotReturn]
+    public static void SavedValueWrittenUnderAnomaly(Size shape, DType dtype, string node, string? savedAt, string writtenAt) => throw new InvalidOperationException(
+        $"one of the variables needed for gradient computation is being modified by an inplace operation: " +
+        $"[torch.{dtype.ScalarTypeName()}Tensor {Dims.Format(shape.AsSpan())}] is saved by {node}, whose backward would fail. " +
+        "Anomaly mode stops the write itself (PyTorch reports it at backward); nothing was written.\n" +
+        $"Saved for {node} by the forward call:\n{savedAt ?? "  (recorded before anomaly mode was on)"}\n" +
+        $"Overwritten by the in-place call:\n{writtenAt}");
+
     // ---- custom functions ----
 
     [DoesNotReturn]

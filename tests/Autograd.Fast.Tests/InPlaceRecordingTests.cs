@@ -202,4 +202,78 @@ public class InPlaceRecordingTests
         using (Autograd.NoGrad()) leaf.Mul_(2); // allowed under no-grad, as in PyTorch
         Assert.Equal([2f, 2, 2], leaf.ToArray<float>());
     }
+
+    [Fact]
+    public void UnderAnomalyMode_OverwritingASavedValue_FailsAtTheWrite_NamingBothCallSites()
+    {
+        var a = Tensor.From(new[] { 1.0, 2 }, requiresGrad: true);
+        var b = Tensor.From(new[] { 3.0, 4 }, requiresGrad: true);
+        using (Autograd.DetectAnomaly())
+        {
+            Tensor y = a * 1;
+            Tensor z = SaveY(y, b);
+            var e = Assert.Throws<InvalidOperationException>(() => OverwriteY(y));
+            Assert.StartsWith("one of the variables needed for gradient computation is being modified by an inplace operation: " +
+                "[torch.DoubleTensor [2]] is saved by MulBackward0", e.Message);
+            Assert.Contains(nameof(SaveY), e.Message.Split("Overwritten by")[0]);    // where the value was saved
+            Assert.Contains(nameof(OverwriteY), e.Message.Split("Overwritten by")[1]); // where it was overwritten
+            Assert.Equal([1.0, 2], y.ToArray<double>()); // nothing was written
+            z.Sum().Backward();                           // and the graph is intact
+            Assert.Equal([3.0, 4], a.Grad!.Value.ToArray<double>());
+        }
+        // Without anomaly mode the write goes through, and backward fails as in PyTorch.
+        Tensor y2 = a * 1;
+        Tensor z2 = SaveY(y2, b);
+        OverwriteY(y2);
+        Assert.Throws<InvalidOperationException>(() => z2.Sum().Backward());
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static Tensor SaveY(Tensor y, Tensor b) => y * b;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void OverwriteY(Tensor y) => y.Mul_(2);
+
+    [Fact]
+    public void UnderAnomalyMode_WritesThatOverwriteNothingSaved_GoThrough()
+    {
+        var a = Tensor.From(new[] { 1.0, 2 }, requiresGrad: true);
+        using (Autograd.DetectAnomaly())
+        {
+            Tensor y = a * 1;
+            Tensor z = y.Exp(); // saves its result, not y
+            y.Mul_(3).Add_(1);
+            (z + y).Sum().Backward();
+        }
+        Assert.Equal((a.Detach().Exp() + 3).ToArray<double>(), a.Grad!.Value.ToArray<double>()); // d/da (exp(a) + 3a + 1)
+    }
+
+    [Fact]
+    public void ForwardMode_InPlaceWritesUpdateTheTangent()
+    {
+        var x = Tensor.From(new[] { 0.5, 2 });
+        var v = Tensor.From(new[] { 1.0, -1 });
+        (Tensor y, Tensor jvp) = ForwardAD.Jvp(t =>
+        {
+            Tensor y = t * 1;
+            y.Mul_(t).Add_(3);     // x^2 + 3
+            y[0].Mul_(2);          // through a view: [2 x0^2 + 6, x1^2 + 3]
+            return y;
+        }, x, v);
+        Assert.Equal([2 * 0.25 + 6, 4 + 3.0], y.ToArray<double>());
+        Assert.Equal([4 * 0.5 * 1, 2 * 2 * -1.0], jvp.ToArray<double>());
+    }
+
+    [Fact]
+    public void NoGrad_InPlaceWrites_StillUpdateATangent()
+    {
+        var x = Tensor.From(new[] { 0.5, 2 });
+        var v = Tensor.From(new[] { 1.0, -1 });
+        using (ForwardAD.DualLevel())
+        {
+            Tensor d = ForwardAD.MakeDual(x * 1, v);
+            using (Autograd.NoGrad()) d.Mul_(3);
+            Assert.Equal([3.0, -3], ForwardAD.UnpackDual(d).Tangent!.Value.ToArray<double>());
+        }
+    }
 }

@@ -137,6 +137,7 @@ namespace AutogradFast.Ops
             bool record = c.Records[t.Slot].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, t.Slot);
             if (record && ThroughView(c, t.Slot, -1, kind, value, kind == OpKind.Zero ? "Zero_()" : "Fill_()")) return t;
             if (record && !c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(kind == OpKind.Zero ? "Zero_()" : "Fill_()");
+            if (c.AnomalyEnabled) c.BeforeWrite(t.Slot); // a deferred fill writes no memory now; anomaly mode checks the write here
             if (!record && c.Records[t.Slot].NumEl >= c.FusionMinElements && Fusion.TryDeferFill(c, t.Slot, value))
             {
                 c.BumpVersion(t.Slot);

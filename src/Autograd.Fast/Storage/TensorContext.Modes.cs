@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AutogradFast.Graph;
 
 namespace AutogradFast.Storage;
 
@@ -91,6 +92,35 @@ internal sealed partial class TensorContext
     /// mutation that overwrote it.
     /// </summary>
     public string? AnomalyCallSite(int node) => CallSiteOf(node) is { } trace ? UserFrames(trace) : null;
+
+    /// <summary>
+    /// Anomaly mode, before an in-place write into <paramref name="slot"/>'s memory: a value a node saved
+    /// for its backward (and still holds) that the write would overwrite fails the write itself, naming
+    /// the node, the forward call that recorded it and this call (PyTorch finds it at backward only).
+    /// It walks the tape: anomaly mode is for debugging.
+    /// </summary>
+    private void CheckWriteUnderAnomaly(int slot)
+    {
+        for (int i = 0; i < NodeCount; i++)
+        {
+            ref Node n = ref Nodes[i];
+            if ((n.Flags & (NodeFlags.SavesValues | NodeFlags.SavedReleased)) != NodeFlags.SavesValues) continue;
+            CheckNotOverwritten(i, n.Self, slot);
+            CheckNotOverwritten(i, n.Other, slot);
+            CheckNotOverwritten(i, n.Result, slot);
+            if (n.Kind == OpKind.Custom)
+            {
+                foreach (SavedValue saved in FunctionOf(i).Saved) CheckNotOverwritten(i, saved, slot);
+            }
+        }
+    }
+
+    private void CheckNotOverwritten(int node, in SavedValue saved, int written)
+    {
+        if (saved.Slot < 0 || !SharesMemory(saved.Slot, written) || Version(saved.Slot) != saved.Version) return;
+        ref TensorRecord r = ref Records[saved.Slot];
+        ThrowHelper.SavedValueWrittenUnderAnomaly(new Size(r.Shape, r.Rank), r.DType, NodeName(node), AnomalyCallSite(node), CallSiteHere());
+    }
 
     /// <summary>The user's frames of the current call (the library's left out), formatted as <see cref="AnomalyCallSite"/>.</summary>
     public static string CallSiteHere() => UserFrames(new StackTrace(1, fNeedFileInfo: true));

@@ -541,6 +541,7 @@ internal sealed unsafe partial class TensorContext
     /// </summary>
     public void BeforeWrite(int slot)
     {
+        if (AnomalyEnabled) CheckWriteUnderAnomaly(slot);
         ref TensorRecord r = ref Records[slot];
         if (r.IsPending) Materialize(slot); // its memory may now be what other pending expressions read: checked next
         if (r.Storage >= 0 && Storages[r.Storage].PendingReaders > 0) MaterializeAllPending();
@@ -589,6 +590,9 @@ internal sealed unsafe partial class TensorContext
     public void BumpVersion(int slot) => VersionOf(slot)++;
 
     public int Version(int slot) => VersionOf(slot);
+
+    /// <summary>Whether two tensors share memory (they have one version counter).</summary>
+    public bool SharesMemory(int a, int b) => Unsafe.AreSame(ref VersionOf(a), ref VersionOf(b));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref int VersionOf(int slot)

@@ -388,6 +388,10 @@ internal static class ThrowHelper
         $"Saved for {node} by the forward call:\n{savedAt ?? "  (recorded before anomaly mode was on)"}\n" +
         $"Overwritten by the in-place call:\n{writtenAt}");
 
+    [DoesNotReturn]
+    public static void ResultTypeCannotCast(DType result, DType target) => throw new InvalidOperationException(
+        $"result type {result.ScalarTypeName()} can't be cast to the desired output type {target.ScalarTypeName()}");
+
     // ---- custom functions ----
 
     [DoesNotReturn]

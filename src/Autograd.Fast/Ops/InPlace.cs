@@ -17,36 +17,44 @@ namespace AutogradFast
 
         /// <summary><c>x.add_(other, alpha=alpha)</c>: x += alpha * other (other broadcasts); returns this tensor.</summary>
         public Tensor Add_(Tensor other, double alpha = 1) // other * alpha + this
-            => InPlace.Update<MultiplyAddOperator>(this, other, "Add_()", alpha == 1 ? OpKind.Add : OpKind.AddAlpha, alpha,
+            => InPlace.Update<MultiplyAddOperator>(this, other, "Add_()", alpha == 1 ? OpKind.Add : OpKind.AddAlpha, InPlace.Scalar.Of(alpha),
                 Operand.Of(other.Slot), Operand.Of(alpha), Operand.Of(Slot));
 
         /// <summary><c>x.add_(value)</c>; returns this tensor.</summary>
-        public Tensor Add_(double value)
-            => InPlace.Update<AddOperator>(this, null, "Add_()", OpKind.AddScalar, value, Operand.Of(Slot), Operand.Of(value), default);
+        public Tensor Add_(double value) => InPlace.Update<AddOperator>(this, null, "Add_()", OpKind.AddScalar, InPlace.Scalar.Of(value), Operand.Of(Slot), Operand.Of(value), default);
+
+        /// <summary><c>x.add_(value)</c> with an integer (an int64 tensor stays int64); returns this tensor.</summary>
+        public Tensor Add_(long value) => InPlace.Update<AddOperator>(this, null, "Add_()", OpKind.AddScalar, InPlace.Scalar.Of(value), Operand.Of(Slot), Operand.Of(value), default);
 
         /// <summary><c>x.sub_(other)</c>; returns this tensor.</summary>
         public Tensor Sub_(Tensor other) // other * -1 + this
-            => InPlace.Update<MultiplyAddOperator>(this, other, "Sub_()", OpKind.Sub, 0, Operand.Of(other.Slot), Operand.Of(-1.0), Operand.Of(Slot));
+            => InPlace.Update<MultiplyAddOperator>(this, other, "Sub_()", OpKind.Sub, default, Operand.Of(other.Slot), Operand.Of(-1.0), Operand.Of(Slot));
 
         /// <summary><c>x.sub_(value)</c>; returns this tensor.</summary>
-        public Tensor Sub_(double value)
-            => InPlace.Update<SubtractOperator>(this, null, "Sub_()", OpKind.SubScalar, value, Operand.Of(Slot), Operand.Of(value), default);
+        public Tensor Sub_(double value) => InPlace.Update<SubtractOperator>(this, null, "Sub_()", OpKind.SubScalar, InPlace.Scalar.Of(value), Operand.Of(Slot), Operand.Of(value), default);
+
+        /// <summary><c>x.sub_(value)</c> with an integer; returns this tensor.</summary>
+        public Tensor Sub_(long value) => InPlace.Update<SubtractOperator>(this, null, "Sub_()", OpKind.SubScalar, InPlace.Scalar.Of(value), Operand.Of(Slot), Operand.Of(value), default);
 
         /// <summary><c>x.mul_(other)</c> (other broadcasts); returns this tensor.</summary>
         public Tensor Mul_(Tensor other)
-            => InPlace.Update<MultiplyOperator>(this, other, "Mul_()", OpKind.Mul, 0, Operand.Of(Slot), Operand.Of(other.Slot), default);
+            => InPlace.Update<MultiplyOperator>(this, other, "Mul_()", OpKind.Mul, default, Operand.Of(Slot), Operand.Of(other.Slot), default);
 
         /// <summary><c>x.mul_(value)</c>; returns this tensor.</summary>
         public Tensor Mul_(double value) // value * this
-            => InPlace.Update<MultiplyOperator>(this, null, "Mul_()", OpKind.MulScalar, value, Operand.Of(value), Operand.Of(Slot), default);
+            => InPlace.Update<MultiplyOperator>(this, null, "Mul_()", OpKind.MulScalar, InPlace.Scalar.Of(value), Operand.Of(value), Operand.Of(Slot), default);
 
-        /// <summary><c>x.div_(other)</c> (other broadcasts; x must be floating point); returns this tensor.</summary>
+        /// <summary><c>x.mul_(value)</c> with an integer; returns this tensor.</summary>
+        public Tensor Mul_(long value)
+            => InPlace.Update<MultiplyOperator>(this, null, "Mul_()", OpKind.MulScalar, InPlace.Scalar.Of(value), Operand.Of(value), Operand.Of(Slot), default);
+
+        /// <summary><c>x.div_(other)</c> (true division: x must be floating point; other broadcasts); returns this tensor.</summary>
         public Tensor Div_(Tensor other)
-            => InPlace.Update<DivideOperator>(this, other, "Div_()", OpKind.Div, 0, Operand.Of(Slot), Operand.Of(other.Slot), default);
+            => InPlace.Update<DivideOperator>(this, other, "Div_()", OpKind.Div, default, Operand.Of(Slot), Operand.Of(other.Slot), default);
 
-        /// <summary><c>x.div_(value)</c>; returns this tensor.</summary>
+        /// <summary><c>x.div_(value)</c> (true division); returns this tensor.</summary>
         public Tensor Div_(double value)
-            => InPlace.Update<DivideOperator>(this, null, "Div_()", OpKind.DivScalar, value, Operand.Of(Slot), Operand.Of(value), default);
+            => InPlace.Update<DivideOperator>(this, null, "Div_()", OpKind.DivScalar, InPlace.Scalar.Of(value), Operand.Of(Slot), Operand.Of(value), default);
 
         /// <summary><c>x.pow_(exponent)</c> (x must be floating point); returns this tensor.</summary>
         public Tensor Pow_(double exponent) => InPlace.Pow(this, exponent);
@@ -184,15 +192,16 @@ namespace AutogradFast.Ops
         /// the tensor as its output and its old producer as input 0's edge (the old value saved as a
         /// copy where the rule reads it), or through a view, a CopySlices on the view's base.
         /// </remarks>
-        public static Tensor Update<TOp>(Tensor t, Tensor? source, string call, OpKind kind, double scalar, Operand x, Operand y, Operand z)
+        public static Tensor Update<TOp>(Tensor t, Tensor? source, string call, OpKind kind, Scalar s, Operand x, Operand y, Operand z)
             where TOp : struct, IElementwiseOperator
         {
             TensorContext c = source is { } other ? OpSupport.ContextOf(t, other) : t.Ctx;
             int sourceSlot = source?.Slot ?? -1;
+            double scalar = s.Value;
             CheckWritable(c, t.Slot, sourceSlot);
             CheckNoInternalOverlap(c, t.Slot, call);
             if (sourceSlot >= 0) CheckBroadcastsInto(c, sourceSlot, t.Slot);
-            if (kind is OpKind.Div or OpKind.DivScalar && !c.Records[t.Slot].DType.IsFloatingPoint()) ThrowHelper.FloatingPointRequired(call, c.Records[t.Slot].DType);
+            CheckResultCastsToTarget(c, kind, t.Slot, sourceSlot, s);
             bool record = c.Records[t.Slot].DType.IsFloatingPoint() && (sourceSlot >= 0 ? Recorder.ShouldRecord(c, t.Slot, sourceSlot) : Recorder.ShouldRecord(c, t.Slot));
             if (record && ThroughView(c, t.Slot, sourceSlot, kind, scalar, call)) return t;
             if (record && !c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(call);
@@ -276,6 +285,27 @@ namespace AutogradFast.Ops
                 OpKind.PowScalar => Exponential.Pow(c, old, scalar),
                 _ => ThrowHelper.NotAnOpOf<int>(kind, "an in-place write"),
             };
+        }
+
+        /// <summary>A scalar operand and whether the user gave an integer (PyTorch's wrapped-number rule decides the result type).</summary>
+        internal readonly record struct Scalar(double Value, bool IsIntegral)
+        {
+            public static Scalar Of(double value) => new(value, false);
+
+            public static Scalar Of(long value) => new(value, true);
+        }
+
+        /// <summary>
+        /// As PyTorch: the out-of-place op's result type must cast to the target's dtype without losing its
+        /// kind (a float result into an int64 tensor, anything but bool into a bool tensor, is refused).
+        /// </summary>
+        private static void CheckResultCastsToTarget(TensorContext c, OpKind kind, int target, int source, Scalar s)
+        {
+            DType t = c.Records[target].DType;
+            DType result = source >= 0 ? Arithmetic.PromoteOperands(c.Records[target], c.Records[source]) : OpSupport.WithScalar(t, s.IsIntegral);
+            if (kind is OpKind.Div or OpKind.DivScalar) result = OpSupport.FloatingResult(result); // true division
+            bool casts = t.IsFloatingPoint() || result == t || (t == DType.Int64 && result == DType.Bool);
+            if (!casts) ThrowHelper.ResultTypeCannotCast(result, t);
         }
 
         private static Operand Substitute(Operand operand, int slot, int replacement)

@@ -17,6 +17,8 @@ internal static class Program
                            to C#, cell by cell: each cell's C# code, then its output. NAME picks notebooks:
                            000 ... 004, or 0 ... 4. Without a name all five run. `seeds --help`.
           peers [OPTS]     Run the peer workloads W1-W8 (shared/workloads.md) as JSON lines; `peers --help`.
+          api              A tour of the autograd API (hooks, custom functions, in-place recording, grad modes,
+                           functional transforms, forward mode, GradCheck, anomaly mode), each line checked.
           compare BASELINE CURRENT [--threshold 10%]
                            Compare two benchmark result files (BenchmarkDotNet JSON or peers JSON lines);
                            exit 1 on a regression beyond the threshold and the noise; `compare --help`.
@@ -43,6 +45,8 @@ internal static class Program
                 return SeedWalkthrough.RunCommand(rest, output, error);
             case "peers":
                 return PeersCommand.Run(rest, output, error);
+            case "api":
+                return Api.ApiTour.RunCommand(rest, output, error);
             case "compare":
                 return CompareCommand.Run(rest, output, error);
             case "help" or "--help" or "-h":

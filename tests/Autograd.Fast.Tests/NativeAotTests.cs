@@ -21,6 +21,12 @@ public class NativeAotTests
         Assert.True(code == 0, text);
         Assert.Contains("tensor(28., grad_fn=<MulBackward0>)", text, StringComparison.Ordinal);
         Assert.Contains("tensor([ 0.,  4.,  8., 12.])", text, StringComparison.Ordinal);
+        // The autograd API beyond Backward (hooks, custom functions, in-place recording, modes, functional
+        // transforms, forward mode, GradCheck, anomaly mode's call site) works without reflection.
+        var (apiCode, apiText) = Run(binary, "api", TimeSpan.FromMinutes(2));
+        Assert.True(apiCode == 0, apiText);
+        Assert.Contains("api tour: all checks passed", apiText, StringComparison.Ordinal);
+        Assert.Equal(11, apiText.Split('\n').Count(l => l.StartsWith("ok ", StringComparison.Ordinal)));
         // The version attribute survives trimming; usage errors exit 2 in the native binary too.
         var (versionCode, version) = Run(binary, "--version", TimeSpan.FromMinutes(1));
         Assert.Equal(0, versionCode);

@@ -421,6 +421,10 @@ internal static class ThrowHelper
         $"function {node} returned an incorrect number of gradients (expected {expected}, got {got})");
 
     [DoesNotReturn]
+    public static void CustomTangentCount(string node, int expected, int got) => throw new InvalidOperationException(
+        $"{node}: Jvp returned {got} tangents for {expected} outputs; return one per output.");
+
+    [DoesNotReturn]
     public static void CustomGradientDType(string node, int input, DType dtype) => throw new InvalidOperationException(
         $"Function {node} returned an invalid gradient at index {input} - expected a floating-point gradient, got {dtype.TorchName()}");
 

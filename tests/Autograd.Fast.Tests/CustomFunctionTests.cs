@@ -529,3 +529,168 @@ public class CustomFunctionGradCheckTests
         Assert.False(Autograd.GradGradCheck(t => AutogradFunction.Apply<DetachedCube>(t[0]), Inputs(), raiseException: false));
     }
 }
+
+/// <summary>(x², x³ · y) as one custom function with two outputs (the registry's multi-output case).</summary>
+internal sealed class PowersFunction : MultiOutputFunction
+{
+    public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs)
+    {
+        ctx.SaveForBackward(inputs[0], inputs[1]);
+        Tensor x = inputs[0];
+        return [x * x, x * x * x * inputs[1]];
+    }
+
+    public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs)
+    {
+        Tensor[] s = ctx.SavedTensors;
+        Tensor x = s[0], y = s[1];
+        Tensor gx = gradOutputs[0] * x * 2 + gradOutputs[1] * x * x * y * 3;
+        Tensor gy = gradOutputs[1] * x * x * x; // broadcast over y: the engine sums it back to y's shape
+        return [ctx.NeedsInputGrad[0] ? gx : null, ctx.NeedsInputGrad[1] ? gy : null];
+    }
+
+    public override Tensor[] Jvp(FunctionContext ctx, Tensor[] tangents)
+    {
+        Tensor[] s = ctx.SavedTensors;
+        Tensor x = s[0], y = s[1];
+        return [tangents[0] * x * 2, tangents[0] * x * x * y * 3 + tangents[1] * x * x * x];
+    }
+}
+
+/// <summary>Custom functions with several outputs: one node for the function, one per differentiable output.</summary>
+public class MultiOutputFunctionTests
+{
+    private static double[] V(Tensor t) => t.ToArray<double>();
+
+    [Fact]
+    public void BothOutputs_GetTheFunctionsNode_AndTheirGradientsMeetInOneBackward()
+    {
+        var x = Tensor.From(new[] { 0.5, -1.5 }, requiresGrad: true);
+        var y = Tensor.From(new[] { 2.0, 3 }, requiresGrad: true);
+        Tensor[] o = MultiOutputFunction.Apply<PowersFunction>(x, y);
+        Assert.Equal(2, o.Length);
+        Assert.Equal("PowersFunctionBackward", o[0].GradFn);
+        Assert.Equal("PowersFunctionBackward", o[1].GradFn);
+        (o[0] * 3 + o[1]).Sum().Backward();
+        var rx = Tensor.From(new[] { 0.5, -1.5 }, requiresGrad: true);
+        var ry = Tensor.From(new[] { 2.0, 3 }, requiresGrad: true);
+        (rx * rx * 3 + rx * rx * rx * ry).Sum().Backward();
+        Assert.Equal(V(rx.Grad!.Value), V(x.Grad!.Value));
+        Assert.Equal(V(ry.Grad!.Value), V(y.Grad!.Value));
+    }
+
+    [Fact]
+    public void AnOutputThatGetsNoGradient_IsGivenZeros()
+    {
+        var x = Tensor.From(new[] { 0.5, -1.5 }, requiresGrad: true);
+        var y = Tensor.From(new[] { 2.0, 3 });
+        Tensor[] o = MultiOutputFunction.Apply<PowersFunction>(x, y);
+        o[1].Sum().Backward(); // only the second output is used
+        Assert.Equal([3 * 0.25 * 2, 3 * 2.25 * 3], V(x.Grad!.Value));
+        Assert.Null(y.Grad);
+    }
+
+    private sealed class ValueAndMask : MultiOutputFunction
+    {
+        public double[][]? Seen; // read inside Backward: what a plain backward makes is released when the node is done
+
+        public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs)
+        {
+            Tensor mask = (inputs[0] > 0).To(DType.Float64);
+            ctx.MarkNonDifferentiable(mask);
+            return [inputs[0] * 2, mask];
+        }
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs)
+        {
+            Seen = [gradOutputs[0].ToArray<double>(), gradOutputs[1].ToArray<double>()];
+            return [gradOutputs[0] * 2];
+        }
+    }
+
+    [Fact]
+    public void ANonDifferentiableOutput_DoesNotRequireGrad_AndBackwardSeesZerosForIt()
+    {
+        var x = Tensor.From(new[] { -1.0, 2 }, requiresGrad: true);
+        var fn = new ValueAndMask();
+        Tensor[] o = fn.Apply(x);
+        Assert.True(o[0].RequiresGrad);
+        Assert.False(o[1].RequiresGrad);
+        Assert.Null(o[1].GradFn);
+        (o[0] * o[1]).Sum().Backward();
+        Assert.Equal([0.0, 1], fn.Seen![0]); // d(o0 * mask)/d o0 = mask
+        Assert.Equal([0.0, 0], fn.Seen![1]);
+        Assert.Equal([0.0, 2], V(x.Grad!.Value)); // d/dx sum(2x * mask)
+    }
+
+    [Fact]
+    public void SecondDerivatives_ThroughBothOutputs()
+    {
+        var x = Tensor.From(new[] { 0.7, -0.4 }, requiresGrad: true);
+        var y = Tensor.From(new[] { 1.5, 2.5 });
+        Tensor[] o = MultiOutputFunction.Apply<PowersFunction>(x, y);
+        Tensor g = Autograd.Grad((o[0] + o[1]).Sum(), x, createGraph: true)!.Value; // 2x + 3x²y
+        Tensor h = Autograd.Grad(g.Sum(), x)!.Value;                               // 2 + 6xy
+        Assert.Equal([2 + 6 * 0.7 * 1.5, 2 + 6 * -0.4 * 2.5], V(h), (a, b) => Math.Abs(a - b) < 1e-12);
+    }
+
+    [Fact]
+    public void ForwardMode_GivesEveryOutputItsTangent()
+    {
+        var x = Tensor.From(new[] { 0.7, -0.4 });
+        var y = Tensor.From(new[] { 1.5, 2.5 });
+        var tx = Tensor.From(new[] { 1.0, 2 });
+        using (ForwardAD.DualLevel())
+        {
+            Tensor[] o = MultiOutputFunction.Apply<PowersFunction>(ForwardAD.MakeDual(x, tx), y);
+            Assert.Equal(V(tx * x * 2), V(ForwardAD.UnpackDual(o[0]).Tangent!.Value));
+            Assert.Equal(V(tx * x * x * y * 3), V(ForwardAD.UnpackDual(o[1]).Tangent!.Value));
+        }
+    }
+
+    [Fact]
+    public void GradCheckAndGradGradCheck_PassOnAMultiOutputFunction()
+    {
+        Tensor[] inputs = [Tensor.FromSpan<double>([0.3, -1.2, 0.8], [3], requiresGrad: true), Tensor.FromSpan<double>([1.1, 0.6, -0.9], [3], requiresGrad: true)];
+        Assert.True(Autograd.GradCheck(t => MultiOutputFunction.Apply<PowersFunction>(t[0], t[1]), inputs));
+        Assert.True(Autograd.GradGradCheck(t => MultiOutputFunction.Apply<PowersFunction>(t[0], t[1]), inputs));
+    }
+
+    private sealed class MixedDTypes : MultiOutputFunction
+    {
+        public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs) => [inputs[0] * 2, (inputs[0] * 3).To(DType.Float32)];
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs)
+        {
+            Assert.Equal(DType.Float64, gradOutputs[0].DType);
+            Assert.Equal(DType.Float32, gradOutputs[1].DType); // each gradient in its output's dtype
+            return [gradOutputs[0] * 2 + gradOutputs[1].To(DType.Float64) * 3];
+        }
+    }
+
+    [Fact]
+    public void OutputsOfDifferentDTypes_GetGradientsInTheirOwnDType()
+    {
+        var x = Tensor.From(new[] { 1.0, 2 }, requiresGrad: true);
+        Tensor[] o = new MixedDTypes().Apply(x);
+        (o[0].Sum() + o[1].Sum().To(DType.Float64)).Backward();
+        Assert.Equal([5.0, 5], V(x.Grad!.Value));
+    }
+
+    private sealed class InputTwice : MultiOutputFunction
+    {
+        public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs) => [inputs[0], inputs[0]];
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs) => [gradOutputs[0] + gradOutputs[1] * 10];
+    }
+
+    [Fact]
+    public void AnInputReturnedTwice_GivesTwoViews()
+    {
+        var x = Tensor.From(new[] { 1.0, 2 }, requiresGrad: true);
+        Tensor[] o = new InputTwice().Apply(x);
+        Assert.NotEqual(o[0].Slot, o[1].Slot);
+        (o[0] + o[1] * 2).Sum().Backward();
+        Assert.Equal([21.0, 21], V(x.Grad!.Value));
+    }
+}

@@ -201,6 +201,11 @@ public class FiniteDifferenceTests
         // ---- a custom function (one node with the user's backward and jvp), alone, twice in a graph, and differentiated ----
         new("custom_function_cube", t => AutogradFunction.Apply<CubeFunction>(t[0] * t[1]), [Any(2, 3), Any(3)]),
         new("custom_function_twice", t => AutogradFunction.Apply<CubeFunction>(t[0]) * AutogradFunction.Apply<CubeFunction>(t[0].T()).T(), [Any(2, 3)]),
+        new("custom_function_two_outputs", t =>
+        {
+            Tensor[] o = MultiOutputFunction.Apply<PowersFunction>(t[0], t[1]);
+            return o[0] * 2 + o[1];
+        }, [Any(2, 3), Any(3)]),
         new("custom_function_second_derivative", t => GradOf(AutogradFunction.Apply<CubeFunction>(t[0]).Sum(), t[0]), [Any(2, 3)], Differentiates: true),
 
         // ---- second derivatives: f is a gradient computed with createGraph, checked against differences of it ----

@@ -80,7 +80,9 @@ internal static class Rules
             => f.Tangent(0) is Var t ? Var.RegionScatter(t, f.Result.Shape, f.Result.Rank, f.Geometry, kind) : null,
         OpKind.RegionOf => f.Tangent(0) is Var t ? Var.RegionOf(t, f.Geometry) : null,
         OpKind.RegionZeroed => f.Tangent(0) is Var t ? Var.RegionZeroed(t, f.Geometry) : null,
-        OpKind.Custom => f.Function!.Jvp(ref f),
+        // a custom function: each output's tangent from the function's Jvp (its node's hidden vector has none)
+        OpKind.Custom => null,
+        OpKind.CustomOutput => f.Function!.Tangent(ref f, f.Arg0),
     };
 #pragma warning restore CS8524
 

@@ -24,8 +24,9 @@ internal enum OpKind : byte
     RegionScatter, RegionOf, RegionZeroed, SelectBackward, SliceBackward,
     // forward mode: make_dual is a view of the primal (ViewBackward0)
     MakeDual,
-    // a user's AutogradFunction: its context (per node, TensorContext.FunctionOf) holds the rules
-    Custom,
+    // a user's custom function (CustomFunction.cs): its node, and one per differentiable output; their
+    // context (per node, TensorContext.FunctionOf) holds the rules
+    Custom, CustomOutput,
 }
 
 [Flags]

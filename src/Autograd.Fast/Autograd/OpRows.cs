@@ -131,6 +131,7 @@ internal static class OpRows
         OpKind.SliceBackward => Regions.SliceBackwardRow,
         OpKind.MakeDual => Copies.MakeDualRow,
         OpKind.Custom => FunctionContext.Row,
+        OpKind.CustomOutput => FunctionContext.OutputRow,
     };
 #pragma warning restore CS8524
 }

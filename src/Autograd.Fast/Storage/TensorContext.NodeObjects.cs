@@ -28,7 +28,7 @@ internal sealed partial class TensorContext
     private StackTrace? CallSiteOf(int node)
         => _nodeObjects is not null && node >= 0 && node < _nodeObjects.Length ? _nodeObjects[node].CallSite : null;
 
-    /// <summary>The context of custom function node <paramref name="node"/> (OpKind.Custom).</summary>
+    /// <summary>The context of custom function node <paramref name="node"/> (OpKind.Custom or CustomOutput).</summary>
     public FunctionContext FunctionOf(int node) => _nodeObjects![node].Function!;
 
     public void SetFunction(int node, FunctionContext function) => ObjectsOf(node).Function = function;
@@ -37,7 +37,7 @@ internal sealed partial class TensorContext
     public string NodeName(int node)
     {
         OpKind kind = Nodes[node].Kind;
-        return kind == OpKind.Custom ? FunctionOf(node).NodeName : OpRows.GradFnName(kind);
+        return kind is OpKind.Custom or OpKind.CustomOutput ? FunctionOf(node).NodeName : OpRows.GradFnName(kind);
     }
 
     /// <summary>A scope that ends cuts the tape back to <paramref name="nodeCount"/>: the objects of the nodes it drops go too.</summary>

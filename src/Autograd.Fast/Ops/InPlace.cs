@@ -115,7 +115,13 @@ namespace AutogradFast.Ops
             CheckNoInternalOverlap(c, t, "Copy_()");
             // An integer or bool target takes the values without a graph, as in PyTorch.
             bool record = c.Records[t].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, t, source);
-            if (record && ThroughView(c, t, source, OpKind.Copy, 0, "Copy_()")) return;
+            if (record && IsViewWithBase(c, t, "Copy_()", out int baseSlot))
+            {
+                int copy = Copies.Clone(c, t);
+                Copy(c, copy, source);
+                WriteBackThroughView(c, t, baseSlot, copy);
+                return;
+            }
             if (record && !c.NodeOutlivesTensorScope(t)) ThrowHelper.InPlaceOnOuterScope("Copy_()");
             c.BeforeWrite(t);
             CopyInto(c, t, source);
@@ -143,7 +149,13 @@ namespace AutogradFast.Ops
             TensorContext c = t.Ctx;
             CheckWritable(c, t.Slot, -1);
             bool record = c.Records[t.Slot].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, t.Slot);
-            if (record && ThroughView(c, t.Slot, -1, kind, value, kind == OpKind.Zero ? "Zero_()" : "Fill_()")) return t;
+            if (record && IsViewWithBase(c, t.Slot, kind == OpKind.Zero ? "Zero_()" : "Fill_()", out int baseSlot))
+            {
+                int copy = Copies.Clone(c, t.Slot);
+                Fill(new Tensor(c, copy), value, kind);
+                WriteBackThroughView(c, t.Slot, baseSlot, copy);
+                return t;
+            }
             if (record && !c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(kind == OpKind.Zero ? "Zero_()" : "Fill_()");
             if (c.AnomalyEnabled) c.BeforeWrite(t.Slot); // a deferred fill writes no memory now; anomaly mode checks the write here
             if (!record && c.Records[t.Slot].NumEl >= c.FusionMinElements && Fusion.TryDeferFill(c, t.Slot, value))
@@ -174,7 +186,13 @@ namespace AutogradFast.Ops
             CheckNoInternalOverlap(c, slot, "Pow_()");
             if (!c.Records[slot].DType.IsFloatingPoint()) ThrowHelper.FloatingPointRequired("Pow_()", c.Records[slot].DType);
             bool record = Recorder.ShouldRecord(c, slot);
-            if (record && ThroughView(c, slot, -1, OpKind.PowScalar, p, "Pow_()")) return t;
+            if (record && IsViewWithBase(c, slot, "Pow_()", out int baseSlot))
+            {
+                int copy = Copies.Clone(c, slot);
+                Pow(new Tensor(c, copy), p);
+                WriteBackThroughView(c, slot, baseSlot, copy);
+                return t;
+            }
             if (record && !c.NodeOutlivesTensorScope(slot)) ThrowHelper.InPlaceOnOuterScope("Pow_()");
             int old = record ? Copies.Clone(c, slot) : slot; // pow's rules read the old value
             int result = Exponential.PowForward(c, slot, p, c.Records[slot].DType, temporary: true);
@@ -203,7 +221,13 @@ namespace AutogradFast.Ops
             if (sourceSlot >= 0) CheckBroadcastsInto(c, sourceSlot, t.Slot);
             CheckResultCastsToTarget(c, kind, t.Slot, sourceSlot, s);
             bool record = c.Records[t.Slot].DType.IsFloatingPoint() && (sourceSlot >= 0 ? Recorder.ShouldRecord(c, t.Slot, sourceSlot) : Recorder.ShouldRecord(c, t.Slot));
-            if (record && ThroughView(c, t.Slot, sourceSlot, kind, scalar, call)) return t;
+            if (record && IsViewWithBase(c, t.Slot, call, out int baseSlot))
+            {
+                int copy = Copies.Clone(c, t.Slot);
+                Update<TOp>(new Tensor(c, copy), source, call, kind, s, Substitute(x, t.Slot, copy), Substitute(y, t.Slot, copy), Substitute(z, t.Slot, copy));
+                WriteBackThroughView(c, t.Slot, baseSlot, copy);
+                return t;
+            }
             if (record && !c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(call);
             // What the node saves is taken before the write: the old value (a copy, with its history) and the source's version.
             int sourceVersion = sourceSlot >= 0 ? c.Version(sourceSlot) : 0;
@@ -241,50 +265,26 @@ namespace AutogradFast.Ops
         }
 
         /// <summary>
-        /// An in-place write autograd records, through a view (whose base is still alive): as PyTorch, the
-        /// base's history is rewritten. The view's new value is computed out of place from a copy of its
-        /// old one (so the op's node keeps what it saves), written into the base's region and recorded as
-        /// CopySlices on the base; the view becomes that region of the base again (AsStridedBackward0).
-        /// Returns false when the tensor is not such a view.
+        /// Whether an in-place write autograd records goes through a view whose base is still alive: then,
+        /// as PyTorch, the base's history is rewritten. The caller applies the same op to a copy of the
+        /// view (recorded as on any tensor with history, so the node and what it saves are the dense
+        /// case's) and hands it to <see cref="WriteBackThroughView"/>.
         /// </summary>
-        private static bool ThroughView(TensorContext c, int view, int source, OpKind kind, double scalar, string call)
+        private static bool IsViewWithBase(TensorContext c, int view, string call, out int baseSlot)
         {
-            if ((c.Records[view].Flags & TensorFlags.IsView) == 0) return false;
-            int baseSlot = c.ViewBaseOf(view);
-            if (baseSlot < 0) return false; // its base is gone: nothing else can see the write, record it on the view itself
+            baseSlot = (c.Records[view].Flags & TensorFlags.IsView) != 0 ? c.ViewBaseOf(view) : -1;
+            if (baseSlot < 0) return false; // not a view, or its base is gone: nothing else sees the write, record it on the tensor itself
             if (!c.NodeOutlivesTensorScope(baseSlot) || !c.NodeOutlivesTensorScope(view)) ThrowHelper.InPlaceOnOuterScope(call);
-            ref TensorRecord v = ref c.Records[view];
-            var where = new ViewGeometry { Shape = v.Shape, Strides = v.Strides, Rank = v.Rank, Offset = v.Offset };
-            int value = OutOfPlace(c, kind, view, source, scalar);
-            Views.Assign(c, baseSlot, where, value);
-            ViewGeometry region = Views.RelativeGeometry(c.Records[baseSlot], where);
-            Recorder.Record(c, OpKind.RegionOf, view, baseSlot, -1, region);
             return true;
         }
 
-        /// <summary>The value an in-place op writes, computed out of place (recorded) from a copy of the target's old value.</summary>
-        private static int OutOfPlace(TensorContext c, OpKind kind, int target, int source, double scalar)
+        /// <summary>The view's new value (<paramref name="value"/>) written into its base's region as CopySlices; the view becomes that region of the base again (AsStridedBackward0).</summary>
+        private static void WriteBackThroughView(TensorContext c, int view, int baseSlot, int value)
         {
-            if (kind == OpKind.Copy) return source;
-            if (kind is OpKind.Zero or OpKind.Fill)
-            {
-                ref TensorRecord r = ref c.Records[target];
-                int constant = c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: false);
-                Ops.Fill.Scalar(c, constant, scalar);
-                return constant;
-            }
-            int old = Copies.Clone(c, target);
-            return kind switch
-            {
-                OpKind.Add => Arithmetic.Binary<AddOperator>(c, old, source, kind),
-                OpKind.AddAlpha => Arithmetic.AddAlpha(c, old, source, scalar),
-                OpKind.Sub => Arithmetic.Binary<SubtractOperator>(c, old, source, kind),
-                OpKind.Mul => Arithmetic.Binary<MultiplyOperator>(c, old, source, kind),
-                OpKind.Div => Arithmetic.Binary<DivideOperator>(c, old, source, kind),
-                OpKind.AddScalar or OpKind.SubScalar or OpKind.MulScalar or OpKind.DivScalar => Arithmetic.Scalar(c, old, scalar, false, kind),
-                OpKind.PowScalar => Exponential.Pow(c, old, scalar),
-                _ => ThrowHelper.NotAnOpOf<int>(kind, "an in-place write"),
-            };
+            ref TensorRecord v = ref c.Records[view];
+            var where = new ViewGeometry { Shape = v.Shape, Strides = v.Strides, Rank = v.Rank, Offset = v.Offset };
+            Views.Assign(c, baseSlot, where, value);
+            Recorder.Record(c, OpKind.RegionOf, view, baseSlot, -1, Views.RelativeGeometry(c.Records[baseSlot], where));
         }
 
         /// <summary>A scalar operand and whether the user gave an integer (PyTorch's wrapped-number rule decides the result type).</summary>

@@ -231,6 +231,89 @@ public class LayoutMatrixTests
         AssertNoFailures(op, cases, failures);
     }
 
+    /// <summary>
+    /// In-place writes autograd records through a view: the target is a view (in every layout but
+    /// expanded) of a non-leaf whose leaf requires grad, the source in every layout and dtype. Against a
+    /// dense non-leaf twin: the target's values and grad_fn kind, and after a backward from the target,
+    /// the leaf's gradient (the view's part of it equals the dense twin's, the rest is zero) and the
+    /// source's gradient.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(InPlaceNames))]
+    public void InPlaceWrite_ThroughAViewOfANonLeaf_RecordsAsTheDenseTwin(string op)
+    {
+        if (op.StartsWith("setitem", StringComparison.Ordinal)) return; // index assignment into a view: covered by the write itself
+        var (write, _, _) = InPlaceWrites[op];
+        var failures = new List<string>();
+        int cases = 0;
+        foreach (int[] shape in ResultShapes)
+            foreach (DType dt in new[] { DType.Float32, DType.Float64 })
+                foreach (DType ds in OperandSpec.DTypes)
+                    foreach (OperandSpec target in OperandSpec.AllLayouts(shape, dt).Where(t => t.Layout != Layout.Expanded))
+                        foreach (OperandSpec source in BroadcastOperands(shape, ds))
+                        {
+                            cases++;
+                            CheckRecordedThroughView($"{op}(view {target} <- {source})", target, source, write, failures);
+                        }
+        AssertNoFailures(op, cases, failures);
+    }
+
+    private static void CheckRecordedThroughView(string name, OperandSpec targetSpec, OperandSpec sourceSpec, Action<Tensor, Tensor> write, List<string> failures)
+    {
+        var rng = new Random(StableSeed(name));
+        double[] targetValues = targetSpec.Values(rng, Domain.Any), sourceValues = sourceSpec.Values(rng, Domain.Any);
+        using AutogradScope scope = Autograd.Scope();
+        var (_, denseValues, leafBase) = targetSpec.BuildWithBase(targetValues);
+        leafBase.RequiresGrad_();
+        Tensor target = targetSpec.ViewOf(leafBase * 1); // a view of a non-leaf
+        Tensor denseLeaf = denseValues.RequiresGrad_(), denseTarget = denseLeaf * 1;
+        var (source, denseSource) = sourceSpec.Build(sourceValues);
+        if (sourceSpec.DType is DType.Float32 or DType.Float64)
+        {
+            source = source.Detach().RequiresGrad_();
+            denseSource.RequiresGrad_();
+        }
+        Exception? expectedError = Try(() => write(denseTarget, denseSource));
+        Exception? actualError = Try(() => write(target, source));
+        if (expectedError is not null || actualError is not null)
+        {
+            if (expectedError?.GetType() != actualError?.GetType() || expectedError?.Message != actualError?.Message)
+                failures.Add($"{name}: error {Describe(actualError)}, dense {Describe(expectedError)}");
+            return;
+        }
+        Observed got = Observed.Of(target), want = Observed.Of(denseTarget);
+        if ((got with { GradFn = null }).Difference(want with { GradFn = null }) is { } difference)
+        {
+            failures.Add($"{name}: target {difference}");
+            return;
+        }
+        // A view written in place is re-derived from its rewritten base (PyTorch: AsStridedBackward0); a contiguous "view" is the non-leaf itself.
+        string? expectedGradFn = targetSpec.Layout == Layout.Contiguous ? want.GradFn : "AsStridedBackward0";
+        if (got.GradFn != expectedGradFn)
+        {
+            failures.Add($"{name}: grad_fn {got.GradFn}, expected {expectedGradFn}");
+            return;
+        }
+        Tensor weights = Weights(denseTarget, rng);
+        denseTarget.Backward(weights);
+        target.Backward(weights);
+        Tensor leafGrad = leafBase.Grad!.Value;
+        // The view's part of the base's gradient is summed with the zeros CopySlices leaves there, so a
+        // -0 gradient reads +0 (PyTorch copies it into place); values are otherwise the dense twin's bits.
+        static Observed Unsigned(Observed o) => o with { Values = o.Values.Select(v => v + 0.0).ToArray() };
+        if (Unsigned(Observed.Of(targetSpec.ViewOf(leafGrad))).Difference(Unsigned(Observed.Of(denseLeaf.Grad!.Value))) is { } gd)
+        {
+            failures.Add($"{name}: the leaf's gradient under the view: {gd}");
+            return;
+        }
+        double outside = Observed.Of(leafGrad).Values.Sum(Math.Abs) - Observed.Of(denseLeaf.Grad!.Value).Values.Sum(Math.Abs);
+        if (Math.Abs(outside) > 1e-9 * Math.Max(1, Observed.Of(leafGrad).Values.Sum(Math.Abs)))
+            failures.Add($"{name}: the leaf's gradient outside the view is not zero");
+        Tensor? wantSource = denseSource.Grad, gotSource = source.Grad;
+        if (wantSource is null != gotSource is null) failures.Add($"{name}: source .Grad is {(gotSource is null ? "null" : "set")}, dense {(wantSource is null ? "null" : "set")}");
+        else if (wantSource is { } w && gotSource is { } g && Observed.Of(g).Difference(Observed.Of(w)) is { } sd) failures.Add($"{name}: source .Grad: {sd}");
+    }
+
     [Fact]
     public void TheRegistries_CoverEveryPublicOperatorAndTheMatrixReallyVariesTheLayout()
     {

@@ -85,11 +85,11 @@ public sealed record OperandSpec(int[] Shape, DType DType, Layout Layout)
     public (Tensor Tested, Tensor Dense, Tensor Base) BuildWithBase(double[] values)
     {
         Tensor dense = FromValues(values, Shape);
-        Tensor tested, baseTensor;
+        Tensor baseTensor;
         switch (Layout)
         {
             case Layout.Contiguous:
-                tested = baseTensor = FromValues(values, Shape);
+                baseTensor = FromValues(values, Shape);
                 break;
             case Layout.Strided:
             {
@@ -99,7 +99,6 @@ public sealed record OperandSpec(int[] Shape, DType DType, Layout Layout)
                 double[] b = Filled(baseShape, Poison);
                 for (int i = 0; i < values.Length; i++) b[i / n * (2 * n + 1) + 1 + 2 * (i % n)] = values[i];
                 baseTensor = FromValues(b, baseShape);
-                tested = baseTensor.Slice(-1, 1, 2 * n + 1, 2);
                 break;
             }
             case Layout.Transposed:
@@ -114,7 +113,6 @@ public sealed record OperandSpec(int[] Shape, DType DType, Layout Layout)
                     b[batch * rows * cols + col * rows + row] = values[i];
                 }
                 baseTensor = FromValues(b, baseShape);
-                tested = baseTensor.Transpose(r - 2, r - 1);
                 break;
             }
             case Layout.Expanded:
@@ -128,19 +126,27 @@ public sealed record OperandSpec(int[] Shape, DType DType, Layout Layout)
                 for (int o = 0; o < outer; o++)
                     for (int k = 0; k < inner; k++) b[o * inner + k] = values[(o * Shape[dim]) * inner + k];
                 baseTensor = FromValues(b, small);
-                tested = baseTensor.Expand(Shape);
                 break;
             }
             default:
             {
                 double[] b = [.. Filled(Shape, Poison), .. values];
                 baseTensor = FromValues(b, [2, .. Shape]);
-                tested = baseTensor[1];
                 break;
             }
         }
-        return (tested, dense, baseTensor);
+        return (ViewOf(baseTensor), dense, baseTensor);
     }
+
+    /// <summary>The view of <paramref name="baseTensor"/> (as <see cref="BuildWithBase"/> built it, or a tensor of its shape) that has this layout.</summary>
+    public Tensor ViewOf(Tensor baseTensor) => Layout switch
+    {
+        Layout.Contiguous => baseTensor,
+        Layout.Strided => baseTensor.Slice(-1, 1, 2 * Shape[^1] + 1, 2),
+        Layout.Transposed => baseTensor.Transpose(Shape.Length - 2, Shape.Length - 1),
+        Layout.Expanded => baseTensor.Expand(Shape),
+        _ => baseTensor[1],
+    };
 
     private static double[] Filled(int[] shape, double value) => Enumerable.Repeat(value, shape.Aggregate(1, (a, b) => a * b)).ToArray();
 

@@ -37,7 +37,7 @@ import zlib
 import torch
 import torch.autograd.functional as AF
 
-from oracle_common import BOTH, DTYPE_NAMES, F64, described, make_values, record_error
+from oracle_common import BOTH, DTYPE_NAMES, F64, described, make_values, record_error, write_fixture
 
 # layout: (base shape, how x is made from the base)
 LAYOUTS = {
@@ -109,16 +109,5 @@ record_error(errors, "hessian_not_single", lambda: AF.hessian(lambda x: x * x, x
 record_error(errors, "hvp_not_single", lambda: AF.hvp(lambda x: x * x, x3, x3))
 record_error(errors, "vhp_not_single", lambda: AF.vhp(lambda x: x * x, x3, x3))
 
-names = [c["name"] for c in cases]
-assert len(names) == len(set(names)), "case names must be unique"
-
-out_path = os.path.normpath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Autograd.Fast.Tests", "Fixtures", "functional.json")
-)
-os.makedirs(os.path.dirname(out_path), exist_ok=True)
-with open(out_path, "w", encoding="utf-8") as fh:
-    # One case per line keeps diffs readable.
-    fh.write('{"torch": ' + json.dumps(torch.__version__) + ',\n"cases": [\n')
-    fh.write(",\n".join(json.dumps(c, allow_nan=False) for c in cases))
-    fh.write('\n],\n"errors": ' + json.dumps(errors, indent=1) + "\n}\n")
+out_path = write_fixture("functional.json", cases, errors)
 print(f"torch {torch.__version__}: wrote {len(cases)} cases ({len(FUNCTIONS)} functions) to {out_path}")

@@ -38,7 +38,7 @@ import zlib
 
 import torch
 
-from oracle_common import BOTH, DTYPE_NAMES, F32, F64, described, grad_fn_name, make_values, record_error, run
+from oracle_common import BOTH, DTYPE_NAMES, F32, F64, described, grad_fn_name, make_values, record_error, run, write_fixture
 
 
 cases = []
@@ -241,16 +241,5 @@ record_error(errors, "grad_output_shape", grad_output_shape)
 record_error(errors, "second_derivative_of_linear", second_derivative_of_linear)
 record_error(errors, "twice_without_retain", twice_without_retain)
 
-names = [c["name"] for c in cases]
-assert len(names) == len(set(names)), "case names must be unique"
-
-out_path = os.path.normpath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Autograd.Fast.Tests", "Fixtures", "higher_order.json")
-)
-os.makedirs(os.path.dirname(out_path), exist_ok=True)
-with open(out_path, "w", encoding="utf-8") as fh:
-    # One case per line keeps diffs readable.
-    fh.write('{"torch": ' + json.dumps(torch.__version__) + ',\n"cases": [\n')
-    fh.write(",\n".join(json.dumps(c, allow_nan=False) for c in cases))
-    fh.write('\n],\n"errors": ' + json.dumps(errors, indent=1) + "\n}\n")
+out_path = write_fixture("higher_order.json", cases, errors)
 print(f"torch {torch.__version__}: wrote {len(cases)} cases ({len(set(c['graph'] for c in cases))} graphs) to {out_path}")

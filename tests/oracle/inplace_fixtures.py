@@ -31,7 +31,7 @@ import zlib
 
 import torch
 
-from oracle_common import BOTH, DTYPE_NAMES, described, grad_fn_name, make_values, run
+from oracle_common import BOTH, DTYPE_NAMES, described, grad_fn_name, make_values, run, write_fixture
 
 cases = []
 
@@ -127,9 +127,5 @@ leaf = torch.ones(3, requires_grad=True)
 errors["leaf_mul"] = leaf_error(lambda: leaf.mul_(2))
 errors["leaf_view_mul"] = leaf_error(lambda: leaf[0].mul_(2))
 
-here = os.path.dirname(os.path.abspath(__file__))
-path = os.path.join(here, "..", "Autograd.Fast.Tests", "Fixtures", "inplace.json")
-with open(path, "w") as f:
-    json.dump({"torch": torch.__version__, "cases": cases, "errors": errors}, f, indent=1)
-    f.write("\n")
-print(f"{len(cases)} cases -> {os.path.normpath(path)}")
+path = write_fixture("inplace.json", cases, errors)
+print(f"torch {torch.__version__}: wrote {len(cases)} cases to {path}")

@@ -2,6 +2,9 @@
 fixture ({"dtype", "shape", "values"}, flat, row-major), running a case's Python, and recording the
 error PyTorch raises. Imported by the scripts next to it (run them from any directory)."""
 
+import json
+import os
+
 import torch
 
 F32, F64 = torch.float32, torch.float64
@@ -52,3 +55,19 @@ def record_error(into, name, f, first_line=True):
         into[name] = str(e).split("\n")[0] if first_line else str(e)
         return
     raise AssertionError(f"{name}: PyTorch raised nothing")
+
+
+def write_fixture(file_name, cases, errors):
+    """Writes Fixtures/<file_name> next to the tests: {"torch", "cases" (one per line: readable diffs),
+    "errors"}; case names must be unique. Returns the path."""
+    names = [c["name"] for c in cases]
+    assert len(names) == len(set(names)), "case names must be unique"
+    out_path = os.path.normpath(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Autograd.Fast.Tests", "Fixtures", file_name)
+    )
+    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    with open(out_path, "w", encoding="utf-8") as fh:
+        fh.write('{"torch": ' + json.dumps(torch.__version__) + ',\n"cases": [\n')
+        fh.write(",\n".join(json.dumps(c, allow_nan=False) for c in cases))
+        fh.write('\n],\n"errors": ' + json.dumps(errors, indent=1) + "\n}\n")
+    return out_path

@@ -55,10 +55,8 @@ public static class Functional
     public static (Tensor Output, Tensor Vjp) Vjp(Func<Tensor, Tensor> f, Tensor x, Tensor? v = null, bool createGraph = false)
     {
         ArgumentNullException.ThrowIfNull(f);
-        AutogradScope? scope = createGraph ? null : Autograd.Scope();
-        try
+        return InScope(createGraph, () =>
         {
-            using GradModeScope gradOn = Autograd.EnableGrad();
             Tensor input = Input(x, createGraph);
             Tensor y = f(input);
             Tensor? u = null;
@@ -70,12 +68,8 @@ public static class Functional
             else if (y.NumEl() != 1) ThrowHelper.FunctionalVjpNeedsV();
             Tensor? g = y.RequiresGrad ? Autograd.Grad([y], [input], [u], createGraph: createGraph, allowUnused: true)[0] : null;
             Tensor vjp = g ?? Tensor.ZerosLike(input);
-            return scope is { } s ? (s.Keep(y), s.Keep(vjp)) : (y, vjp);
-        }
-        finally
-        {
-            scope?.Dispose();
-        }
+            return (y, vjp);
+        });
     }
 
     /// <summary>
@@ -87,19 +81,13 @@ public static class Functional
     {
         ArgumentNullException.ThrowIfNull(f);
         if (v.Shape != x.Shape) ThrowHelper.FunctionalVInvalidSize(x.Shape, v.Shape);
-        AutogradScope? scope = createGraph ? null : Autograd.Scope();
-        try
+        return InScope(createGraph, () =>
         {
-            using GradModeScope gradOn = Autograd.EnableGrad();
             Tensor input = Input(x, createGraph);
             Tensor direction = Direction(v, input, createGraph);
             var (y, jvp) = ForwardAD.Jvp(f, input, direction);
-            return scope is { } s ? (s.Keep(y), s.Keep(jvp)) : (y, jvp);
-        }
-        finally
-        {
-            scope?.Dispose();
-        }
+            return (y, jvp);
+        });
     }
 
     /// <summary>
@@ -111,10 +99,8 @@ public static class Functional
     {
         ArgumentNullException.ThrowIfNull(f);
         if (v.Shape != x.Shape) ThrowHelper.FunctionalVInvalidSize(x.Shape, v.Shape);
-        AutogradScope? scope = createGraph ? null : Autograd.Scope();
-        try
+        return InScope(createGraph, () =>
         {
-            using GradModeScope gradOn = Autograd.EnableGrad();
             Tensor input = Input(x, createGraph);
             Tensor direction = Direction(v, input, createGraph);
             Tensor y, hvp;
@@ -127,12 +113,8 @@ public static class Functional
                 // the tangent is released with the level: keep a copy (zeros where the gradient does not move along v)
                 hvp = tangent is { } t ? t.Clone() : Tensor.ZerosLike(input);
             }
-            return scope is { } s ? (s.Keep(y), s.Keep(hvp)) : (y, hvp);
-        }
-        finally
-        {
-            scope?.Dispose();
-        }
+            return (y, hvp);
+        });
     }
 
     /// <summary>
@@ -144,10 +126,8 @@ public static class Functional
     {
         ArgumentNullException.ThrowIfNull(f);
         if (v.Shape != x.Shape) ThrowHelper.FunctionalVInvalidSize(x.Shape, v.Shape);
-        AutogradScope? scope = createGraph ? null : Autograd.Scope();
-        try
+        return InScope(createGraph, () =>
         {
-            using GradModeScope gradOn = Autograd.EnableGrad();
             Tensor input = Input(x, createGraph);
             Tensor direction = Direction(v, input, createGraph);
             Tensor y = SingleElement(f(input), "vhp");
@@ -156,12 +136,8 @@ public static class Functional
                 ? Autograd.Grad(gradient, input, direction, createGraph: createGraph, allowUnused: true)
                 : null;
             Tensor result = vhp ?? Tensor.ZerosLike(input);
-            return scope is { } s ? (s.Keep(y), s.Keep(result)) : (y, result);
-        }
-        finally
-        {
-            scope?.Dispose();
-        }
+            return (y, result);
+        });
     }
 
     // ---- the parts ----
@@ -242,5 +218,24 @@ public static class Functional
             Strides = Dims.ContiguousStrides(shape),
             Offset = e * x.NumEl(),
         };
+    }
+
+    /// <summary>
+    /// Runs a vector-product transform with grad mode on; without <paramref name="createGraph"/> inside
+    /// a scope, so that everything it records is released and only its two results (detached copies) remain.
+    /// </summary>
+    private static (Tensor, Tensor) InScope(bool createGraph, Func<(Tensor, Tensor)> transform)
+    {
+        if (createGraph)
+        {
+            using GradModeScope gradOn = Autograd.EnableGrad();
+            return transform();
+        }
+        using AutogradScope scope = Autograd.Scope();
+        using (Autograd.EnableGrad())
+        {
+            (Tensor a, Tensor b) = transform();
+            return (scope.Keep(a), scope.Keep(b));
+        }
     }
 }

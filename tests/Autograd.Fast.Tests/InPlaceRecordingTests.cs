@@ -106,6 +106,27 @@ public class InPlaceRecordingTests
             return (y * y, new() { ["y"] = y, ["v"] = v });
         },
         ["view_div_scalar"] = (t, _) => View(t["a"], y => y.Select(1, 0), v => v.Div_(4.0), (y, v) => y * y),
+        ["other_view_after_write"] = (t, _) =>
+        {
+            Tensor y = t["a"] * 1;
+            Tensor u = y[0], v = y[0];
+            v.Mul_(2);
+            return (u * 3, new() { ["y"] = y, ["u"] = u, ["v"] = v });
+        },
+        ["view_after_base_write"] = (t, _) =>
+        {
+            Tensor y = t["a"] * 1;
+            Tensor v = y[1];
+            y.Mul_(2);
+            return (v * v, new() { ["y"] = y, ["v"] = v });
+        },
+        ["view_after_base_write_through_other_view"] = (t, _) =>
+        {
+            Tensor y = t["a"] * 1;
+            Tensor v = y.T();
+            y[0].Add_(t["c"]);
+            return (v * v, new() { ["y"] = y, ["v"] = v });
+        },
         ["second_mul"] = (t, _) => Y(t["a"], y => y.Mul_(t["a"]), y => y * y),
         ["second_view"] = (t, _) =>
         {
@@ -275,5 +296,17 @@ public class InPlaceRecordingTests
             using (Autograd.NoGrad()) d.Mul_(3);
             Assert.Equal([3.0, -3], ForwardAD.UnpackDual(d).Tangent!.Value.ToArray<double>());
         }
+    }
+
+    [Fact]
+    public void AViewWhoseBaseWasWrittenInPlace_BackwardsThroughTheBasesNewHistory()
+    {
+        var a = Tensor.From(new[] { 1.0, 2, 3, 4 }, requiresGrad: true);
+        Tensor y = a * 1;
+        Tensor v = y.Slice(0, 0, 2);
+        y.Mul_(3);                        // v's values are 3a[:2] now
+        v.Backward(Tensor.Ones(2, DType.Float64)); // v as the root, never used by an op since the write
+        Assert.Equal([3.0, 3, 0, 0], a.Grad!.Value.ToArray<double>());
+        Assert.Equal("AsStridedBackward0", v.GradFn);
     }
 }

@@ -108,6 +108,9 @@ case("view_used_after", "y = a * 1\nv = y[0]\nv.mul_(2)\nout = v * v\nnames = ['
 case("view_of_view", "y = a * 1\nv = y.t()[1]\nv.mul_(c[:2])\nout = y * y\nnames = ['y', 'v']", "ac")
 case("view_base_without_grad", "y = torch.zeros(2, 3, dtype=dtype)\nv = y[0]\nv.add_(c)\nout = y * y\nnames = ['y', 'v']", "c")
 case("view_div_scalar", "y = a * 1\nv = y[:, 0]\nv.div_(4.0)\nout = y * y\nnames = ['y', 'v']", "a")
+case("other_view_after_write", "y = a * 1\nu = y[0]\nv = y[0]\nv.mul_(2)\nout = u * 3\nnames = ['y', 'u', 'v']", "a")
+case("view_after_base_write", "y = a * 1\nv = y[1]\ny.mul_(2)\nout = v * v\nnames = ['y', 'v']", "a")
+case("view_after_base_write_through_other_view", "y = a * 1\nv = y.t()\ny[0].add_(c)\nout = v * v\nnames = ['y', 'v']", "ac")
 # ---- second derivatives through in-place ops ----
 case("second_mul", "y = a * 1\ny.mul_(a)\nout = y * y\nnames = ['y']", "a", second=True)
 case("second_view", "y = a * 1\ny[0].mul_(a[1])\nout = y * y * y\nnames = ['y']", "a", second=True)

@@ -25,6 +25,7 @@ internal static unsafe class Engine
     public static void Backward(Tensor root, Tensor? gradient, bool? retainGraph, bool createGraph, ReadOnlySpan<Tensor> inputs)
     {
         TensorContext c = root.Ctx;
+        if (c.GradEnabled) Recorder.RefreshView(c, root.Slot); // a root that is a view whose base was written since
         int[] targets = TargetSlots(c, inputs, forGrad: false);
         Run(c, [root.Slot], [gradient], retainGraph ?? createGraph, createGraph, targets, results: null, allowUnused: true);
     }

@@ -45,6 +45,7 @@ internal static class Recorder
     public static void Record(TensorContext c, OpKind kind, int output, int input0, int input1 = -1, double scalar = 0, int arg0 = 0, int arg1 = 0)
     {
         TensorFlags f = c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
+        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, input0, input1);
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) AppendNode(c, kind, output, input0, input1, scalar, arg0, arg1);
         if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, output, input1 >= 0 ? [input0, input1] : [input0], scalar, arg0, arg1, default);
     }
@@ -53,9 +54,33 @@ internal static class Recorder
     public static void Record(TensorContext c, OpKind kind, int output, int input0, int input1, in Ops.ViewGeometry geometry, int arg0 = 0, int arg1 = 0)
     {
         TensorFlags f = c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
+        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, input0, input1);
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
             SaveGeometry(c, ref AppendNode(c, kind, output, input0, input1, 0, arg0, arg1), geometry);
         if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, output, input1 >= 0 ? [input0, input1] : [input0], 0, arg0, arg1, geometry);
+    }
+
+    /// <summary>
+    /// Inputs that are views whose history is out of date (their base was written in place since) are
+    /// re-derived from the base first, as PyTorch regenerates their grad_fn: the region of the base's
+    /// current value (AsStridedBackward0). Returns the inputs' flags afterwards.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TensorFlags RefreshViews(TensorContext c, int input0, int input1)
+    {
+        RefreshView(c, input0);
+        if (input1 >= 0) RefreshView(c, input1);
+        return c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
+    }
+
+    /// <summary>Re-derives view <paramref name="view"/> from its base if the base got a new history since (see <see cref="TensorContext.IsViewStale"/>).</summary>
+    public static void RefreshView(TensorContext c, int view)
+    {
+        if ((c.Records[view].Flags & TensorFlags.IsView) == 0 || !c.IsViewStale(view, out int baseSlot)) return;
+        ref TensorRecord v = ref c.Records[view];
+        var where = new Ops.ViewGeometry { Shape = v.Shape, Strides = v.Strides, Rank = v.Rank, Offset = v.Offset };
+        Record(c, OpKind.RegionOf, view, baseSlot, -1, Ops.Views.RelativeGeometry(c.Records[baseSlot], where));
+        c.MarkViewCurrent(view, baseSlot);
     }
 
     /// <summary>A node of one or two inputs; it saves what its row says. Every field is written once (the hot path of every recorded op).</summary>
@@ -95,6 +120,7 @@ internal static class Recorder
     public static void RecordInPlace(TensorContext c, OpKind kind, int target, int old, int source, int sourceVersion, double scalar)
     {
         TensorFlags f = c.Records[target].Flags | c.Records[old].Flags | (source >= 0 ? c.Records[source].Flags : TensorFlags.None);
+        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, target, source) | c.Records[old].Flags;
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
         {
             ref Node n = ref AppendNode(c, kind, target, target, source, scalar, 0, 0);
@@ -113,6 +139,11 @@ internal static class Recorder
         if (inputs.Length is 0 or > byte.MaxValue) ThrowHelper.TooManyInputs(inputs.Length);
         TensorFlags f = TensorFlags.None;
         foreach (int slot in inputs) f |= c.Records[slot].Flags;
+        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled)
+        {
+            f = TensorFlags.None;
+            foreach (int slot in inputs) f |= RefreshViews(c, slot, -1);
+        }
         int node = -1;
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
         {

@@ -285,6 +285,7 @@ namespace AutogradFast.Ops
             var where = new ViewGeometry { Shape = v.Shape, Strides = v.Strides, Rank = v.Rank, Offset = v.Offset };
             Views.Assign(c, baseSlot, where, value);
             Recorder.Record(c, OpKind.RegionOf, view, baseSlot, -1, Views.RelativeGeometry(c.Records[baseSlot], where));
+            c.MarkViewCurrent(view, baseSlot);
         }
 
         /// <summary>A scalar operand and whether the user gave an integer (PyTorch's wrapped-number rule decides the result type).</summary>

@@ -204,11 +204,35 @@ internal sealed unsafe partial class TensorContext
     /// <summary>Per view, its base (PyTorch's <c>_base</c>, never itself a view while it lives): slot and generation in one value.</summary>
     private long[] _viewBases = [];
 
+    /// <summary>Per view, the base's producer node when the view's history was derived from it (see <see cref="IsViewStale"/>).</summary>
+    private int[] _viewBaseNodes = [];
+
     private void SetViewBase(int view, int baseSlot)
     {
-        if (view >= _viewBases.Length) Array.Resize(ref _viewBases, Math.Max(view + 1, Math.Max(64, _viewBases.Length * 2)));
+        if (view >= _viewBases.Length)
+        {
+            int length = Math.Max(view + 1, Math.Max(64, _viewBases.Length * 2));
+            Array.Resize(ref _viewBases, length);
+            Array.Resize(ref _viewBaseNodes, length);
+        }
         _viewBases[view] = (uint)baseSlot | ((long)Records[baseSlot].Generation << 32);
+        _viewBaseNodes[view] = Records[baseSlot].Node;
     }
+
+    /// <summary>
+    /// Whether view <paramref name="view"/>'s history is out of date: its base got a new history (an
+    /// in-place write recorded on it, or through another of its views) after the view's was derived,
+    /// so the view's values are no longer what its node says. PyTorch regenerates such a view's
+    /// grad_fn when it is next used (AsStridedBackward0); the recorder does the same.
+    /// </summary>
+    public bool IsViewStale(int view, out int baseSlot)
+    {
+        baseSlot = ViewBaseOf(view);
+        return baseSlot >= 0 && Records[baseSlot].Node != _viewBaseNodes[view] && (Records[baseSlot].Flags & TensorFlags.RequiresGrad) != 0;
+    }
+
+    /// <summary>The view's history was (re)derived from its base's current one.</summary>
+    public void MarkViewCurrent(int view, int baseSlot) => _viewBaseNodes[view] = Records[baseSlot].Node;
 
     /// <summary>The tensor whose history an in-place write through view <paramref name="view"/> rewrites, or -1 once it is released.</summary>
     public int ViewBaseOf(int view)

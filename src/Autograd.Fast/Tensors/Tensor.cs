@@ -179,6 +179,7 @@ public readonly partial struct Tensor
         get
         {
             TensorContext c = Ctx;
+            if (c.GradEnabled) Recorder.RefreshView(c, Slot); // a view whose base was written in place since: its grad_fn is regenerated, as in PyTorch
             int node = c.Records[Slot].Node;
             return node < 0 ? null : c.NodeName(node);
         }

@@ -55,7 +55,7 @@ public class ToolCommandLineTests
         var (code, output, error) = Run("api");
         Assert.True(code == 0, output + error);
         string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(11, lines.Count(l => l.StartsWith("ok ", StringComparison.Ordinal)));
+        Assert.Equal(12, lines.Count(l => l.StartsWith("ok ", StringComparison.Ordinal)));
         Assert.DoesNotContain(lines, l => l.StartsWith("FAILED", StringComparison.Ordinal));
         Assert.Contains("ok     custom function: MulBackward0 <- ExpBackward", output);
         Assert.Equal(2, Run("api", "extra").Code);

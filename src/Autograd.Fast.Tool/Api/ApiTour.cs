@@ -58,6 +58,7 @@ internal static class ApiTour
         ("hooks", Hooks),
         ("custom function", CustomFunction),
         ("custom function under createGraph", CustomFunctionTwice),
+        ("custom function with two outputs", TwoOutputs),
         ("in-place on a non-leaf", InPlace),
         ("in-place through a view", InPlaceView),
         ("saved value overwritten", SavedValueOverwritten),
@@ -118,6 +119,30 @@ internal static class ApiTour
         Tensor h = Autograd.Grad(g.Sum(), x)!.Value;
         double[] expected = V(x.Detach().Exp());
         return ($"d2/dx2 exp(x) = {Show(V(h))}", Same(V(h), expected));
+    }
+
+    private sealed class SquareAndCube : MultiOutputFunction
+    {
+        public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs)
+        {
+            ctx.SaveForBackward(inputs[0]);
+            return [inputs[0] * inputs[0], inputs[0] * inputs[0] * inputs[0]];
+        }
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs)
+        {
+            Tensor x = ctx.SavedTensors[0];
+            return [gradOutputs[0] * x * 2 + gradOutputs[1] * x * x * 3];
+        }
+    }
+
+    // (x², x³) from one custom function: d/dx (x² + x³) = 2x + 3x²
+    private static (string, bool) TwoOutputs()
+    {
+        var x = Tensor.From(new[] { 1.0, 2 }, requiresGrad: true);
+        Tensor[] o = MultiOutputFunction.Apply<SquareAndCube>(x);
+        (o[0] + o[1]).Sum().Backward();
+        return ($"{o[0].GradFn} / {o[1].GradFn}, x.grad {Show(V(x.Grad!.Value))}", o[1].GradFn == "SquareAndCubeBackward" && Same(V(x.Grad!.Value), 5, 16));
     }
 
     // y = x * 1; y *= y0 (a copy); y += 1: d/dx (x^2 + 1) = 2x

@@ -393,6 +393,7 @@ internal sealed unsafe partial class TensorContext
     }
 
     /// <summary>A rule temporary the engine keeps (a pending gradient, an accumulator): an engine temporary from now on; other slots are left as they are.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void KeepRuleTemporary(int slot)
     {
         ref TensorRecord r = ref Records[slot];

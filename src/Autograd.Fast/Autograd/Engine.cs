@@ -310,7 +310,17 @@ internal static unsafe class Engine
         }
 
         /// <summary>Sums a broadcast gradient back to the input's shape and casts it to the input's dtype.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private readonly int Conform(int node, int k, int input, int grad)
+        {
+            ref TensorRecord x = ref _c.Records[input];
+            ref TensorRecord g = ref _c.Records[grad];
+            // The common case without a call: the same dtype and rank, and 0-d or the same shape.
+            if (g.DType == x.DType && g.Rank == x.Rank && (g.Rank == 0 || Broadcasting.SameShape(g, x))) return grad;
+            return ConformSlow(node, k, input, grad);
+        }
+
+        private readonly int ConformSlow(int node, int k, int input, int grad)
         {
             ref TensorRecord x = ref _c.Records[input];
             ref TensorRecord g = ref _c.Records[grad];

@@ -62,6 +62,7 @@ internal ref struct Backward
         => _node.InputCount == 2 && _node.In0.Slot == _node.In1.Slot && _node.In0.Edge == _node.In1.Edge;
 
     /// <summary>The gradient for input <paramref name="i"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public readonly void Out(int i, Var gradient) => _outputs[i] = gradient.Slot;
 
     private readonly Var Saved(in SavedValue saved)

@@ -16,7 +16,8 @@ namespace AutogradFast.Graph;
 /// <para>Ownership of gradients: the engine owns exactly the slots that are engine temporaries. In a
 /// plain backward everything a node's processing allocates belongs to a rule frame; what the engine
 /// keeps (a pending gradient, a leaf's accumulator) is taken out of it, the rest is released when the
-/// node is done. Under createGraph nothing is an engine temporary: the gradients are ordinary tensors
+/// node is done. A gradient handed to several inputs is shared by their holders, not copied (see
+/// <see cref="TensorContext.Share"/>). Under createGraph nothing is an engine temporary: the gradients are ordinary tensors
 /// of the user's scope with their own history, never written in place.</para>
 /// </summary>
 internal static unsafe class Engine
@@ -250,6 +251,7 @@ internal static unsafe class Engine
         private void Process(int index, int grad)
         {
             ref Node n = ref _c.Nodes[index];
+            if (n.Kind == OpKind.Custom) grad = Unshared(grad); // the user's backward may write into it
             _inFlight = grad;
             CheckSavedValues(index, ref n);
             int mark = _create ? -1 : _c.BeginRuleTemporaries();
@@ -259,29 +261,16 @@ internal static unsafe class Engine
             var rule = new BackwardContext(_c, ref n, index, grad, outputs);
             OpRows.Of(n.Kind).Rule(ref rule);
             if (!_retain && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
-            // One gradient handed to two inputs: each delivery may consume (add into, release) what it gets,
-            // so the later ones get their own copies, made before anything is delivered.
             for (int k = 0; k < outputs.Length; k++)
             {
-                int g = outputs[k];
-                if (g < 0) continue;
-                if (BackwardContext.Input(ref n, k, _c).Edge == Node.NoEdge)
-                {
-                    outputs[k] = -1;
-                    continue;
-                }
-                for (int j = 0; j < k && !_create; j++)
-                {
-                    if (outputs[j] != g) continue;
-                    outputs[k] = StridedCopy.Clone(_c, g, temporary: false);
-                    break;
-                }
+                if (outputs[k] >= 0 && BackwardContext.Input(ref n, k, _c).Edge == Node.NoEdge) outputs[k] = -1;
             }
             if (_checkFinite) CheckFinite(index, ref n, outputs);
+            if (!_create) ConformAndShare(index, ref n, outputs);
             for (int k = 0; k < outputs.Length; k++)
             {
                 if (outputs[k] < 0) continue;
-                // A delivery that takes grad itself owns it from then on (stores it, or adds it and lets it go).
+                // A delivery that takes grad itself holds it from then on (stores it, or adds it and lets go of it).
                 if (Deliver(index, k, BackwardContext.Input(ref n, k, _c), outputs[k]) == grad) _inFlight = -1;
             }
             if (mark >= 0) _c.EndRuleTemporaries(mark, outermost: false);
@@ -289,17 +278,50 @@ internal static unsafe class Engine
             _inFlight = -1;
         }
 
-        /// <summary>Sends one input's gradient along its edge, shaped and typed as the input; returns the slot delivered.</summary>
+        /// <summary>
+        /// A plain backward's outputs, shaped and typed as their inputs before anything is delivered; then
+        /// one gradient handed to several inputs is shared by them, not copied: each delivery holds it
+        /// (<see cref="TensorContext.Share"/>), no delivery adds into it while it is shared, and each lets go
+        /// of its hold as it would release it.
+        /// </summary>
+        private readonly void ConformAndShare(int index, ref Node n, Span<int> outputs)
+        {
+            for (int k = 0; k < outputs.Length; k++)
+            {
+                int g = outputs[k];
+                if (g < 0) continue;
+                g = outputs[k] = Conform(index, k, BackwardContext.Input(ref n, k, _c).Slot, g);
+                for (int j = 0; j < k; j++)
+                {
+                    if (outputs[j] != g) continue;
+                    _c.KeepRuleTemporary(g);
+                    if (_c.IsEngineOwned(g)) _c.Share(g); // a tensor of a scope is only read, by any number of holders
+                    break;
+                }
+            }
+        }
+
+        /// <summary>Sends one input's gradient along its edge, shaped and typed as the input (in a plain backward it already is); returns the slot delivered.</summary>
         private int Deliver(int node, int k, in NodeInput input, int grad)
         {
-            grad = Conform(node, k, input.Slot, grad);
+            if (_create) grad = Conform(node, k, input.Slot, grad);
             if (input.Edge >= 0) DeliverToNode(input.Edge, grad);
             else DeliverToLeaf(Node.LeafSlot(input.Edge), grad);
             return grad;
         }
 
         /// <summary>Sums a broadcast gradient back to the input's shape and casts it to the input's dtype.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         private readonly int Conform(int node, int k, int input, int grad)
+        {
+            ref TensorRecord x = ref _c.Records[input];
+            ref TensorRecord g = ref _c.Records[grad];
+            // The common case without a call: the same dtype and rank, and 0-d or the same shape.
+            if (g.DType == x.DType && g.Rank == x.Rank && (g.Rank == 0 || Broadcasting.SameShape(g, x))) return grad;
+            return ConformSlow(node, k, input, grad);
+        }
+
+        private readonly int ConformSlow(int node, int k, int input, int grad)
         {
             ref TensorRecord x = ref _c.Records[input];
             ref TensorRecord g = ref _c.Records[grad];
@@ -345,10 +367,10 @@ internal static unsafe class Engine
             accumulated = Sum(accumulated, grad);
         }
 
-        /// <summary>a + b as the engine's: in place into a when the engine owns a's dense memory, else a new tensor (recorded under createGraph).</summary>
+        /// <summary>a + b as the engine's: in place into a when the engine alone owns a's dense memory, else a new tensor (recorded under createGraph).</summary>
         private readonly int Sum(int a, int b)
         {
-            if (!_create && _c.IsEngineOwned(a) && _c.Records[a].OwnsDenseMemory && !_c.Records[a].IsPending
+            if (!_create && _c.IsEngineOwned(a) && !_c.IsShared(a) && _c.Records[a].OwnsDenseMemory && !_c.Records[a].IsPending
                 && ((_c.Records[a].Flags | _c.Records[b].Flags) & _c.TangentMask) == 0) // tangents follow the out-of-place sum
             {
                 Accumulate.AddInto(_c, a, b);
@@ -364,6 +386,15 @@ internal static unsafe class Engine
 
         private readonly void Discard(int grad) => _c.ReleaseIfEngineOwned(grad);
 
+        /// <summary>A gradient of its own for whoever may keep or write it (a hook, a custom function, a result): a shared one is copied and let go of.</summary>
+        private readonly int Unshared(int grad)
+        {
+            if (!_c.IsShared(grad)) return grad;
+            int copy = OpSupport.CopyOf(_c, grad);
+            Discard(grad);
+            return copy;
+        }
+
         /// <summary>Hands a non-leaf target's gradient over: to the results (Autograd.Grad), or into its .Grad (backward with inputs).</summary>
         private readonly void CaptureAtNode(int index, int grad)
         {
@@ -378,6 +409,7 @@ internal static unsafe class Engine
 
         private readonly void SetResult(int target, int grad)
         {
+            grad = Unshared(grad); // a result is the caller's alone
             for (int i = 0; i < _targets.Length; i++)
             {
                 if (_targets[i] != target) continue;
@@ -395,6 +427,7 @@ internal static unsafe class Engine
         private int AtHookedNode(int index, int grad, byte mark)
         {
             int output = _c.Nodes[index].Output;
+            grad = Unshared(grad);
             _inFlight = grad; // a hook that throws: Abandon lets go of it
             grad = Hooks.RunGradientHooks(_c, output, index, grad);
             _inFlight = grad;
@@ -412,6 +445,7 @@ internal static unsafe class Engine
             {
                 int leaf = _c.TouchedLeaf(i);
                 ref int accumulated = ref _c.AccumulatorOf(leaf);
+                accumulated = Unshared(accumulated);
                 accumulated = Hooks.RunGradientHooks(_c, leaf, -1, accumulated);
             }
         }
@@ -458,8 +492,8 @@ internal static unsafe class Engine
             }
             if (r.GradSlot < 0)
             {
-                // A broadcast, view or borrowed gradient is written out first: a .Grad owns dense memory.
-                if (!_c.IsEngineOwned(grad) || !_c.Records[grad].OwnsDenseMemory)
+                // A broadcast, view, shared or borrowed gradient is written out first: a .Grad owns dense memory.
+                if (!_c.IsEngineOwned(grad) || _c.IsShared(grad) || !_c.Records[grad].OwnsDenseMemory)
                 {
                     int dense = OpSupport.CopyOf(_c, grad);
                     Discard(grad);

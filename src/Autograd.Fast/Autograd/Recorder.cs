@@ -47,8 +47,16 @@ internal static class Recorder
         TensorFlags f = c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
         if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, input0, input1);
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) AppendNode(c, kind, output, input0, input1, scalar, arg0, arg1);
-        if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, output, input1 >= 0 ? [input0, input1] : [input0], scalar, arg0, arg1, default);
+        if ((f & c.TangentMask) != 0) PropagateTangent(c, kind, output, input0, input1, scalar, arg0, arg1);
     }
+
+    /// <summary>
+    /// Forward mode's part of <see cref="Record(TensorContext, OpKind, int, int, int, double, int, int)"/>, out of line:
+    /// its span of inputs and empty geometry are stack that every recorded op zeroed when it was inline.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void PropagateTangent(TensorContext c, OpKind kind, int output, int input0, int input1, double scalar, int arg0, int arg1)
+        => Forward.Propagate(c, kind, output, input1 >= 0 ? [input0, input1] : [input0], scalar, arg0, arg1, default);
 
     /// <summary><see cref="Record(TensorContext, OpKind, int, int, int, double, int, int)"/> for an op whose rules address a region (stored with the node).</summary>
     public static void Record(TensorContext c, OpKind kind, int output, int input0, int input1, in Ops.ViewGeometry geometry, int arg0 = 0, int arg1 = 0)
@@ -84,6 +92,7 @@ internal static class Recorder
     }
 
     /// <summary>A node of one or two inputs; it saves what its row says. Every field is written once (the hot path of every recorded op).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call per recorded op was measurable on scalar graphs
     private static ref Node AppendNode(TensorContext c, OpKind kind, int output, int input0, int input1, double scalar, int arg0, int arg1)
     {
         ref Node n = ref c.AppendNode(out int index);
@@ -172,6 +181,7 @@ internal static class Recorder
         return saves;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // only AppendNode calls it
     private static void SaveTensors(TensorContext c, ref Node n, Saves saves)
     {
         if ((saves & Saves.Self) != 0 || ((saves & Saves.SelfForOther) != 0 && n.In1.Edge != Node.NoEdge)) n.Self = Saved(c, n.In0.Slot);

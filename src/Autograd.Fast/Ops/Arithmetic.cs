@@ -14,23 +14,23 @@ public readonly partial struct Tensor
     public static Tensor operator *(Tensor a, Tensor b) => Arithmetic.Binary<MultiplyOperator>(a, b, OpKind.Mul);
     public static Tensor operator /(Tensor a, Tensor b) => Arithmetic.Binary<DivideOperator>(a, b, OpKind.Div);
 
-    public static Tensor operator +(Tensor a, double s) => Arithmetic.Scalar(a, s, false, OpKind.AddScalar);
-    public static Tensor operator +(Tensor a, long s) => Arithmetic.Scalar(a, s, true, OpKind.AddScalar);
-    public static Tensor operator +(double s, Tensor a) => Arithmetic.Scalar(a, s, false, OpKind.AddScalar);
-    public static Tensor operator +(long s, Tensor a) => Arithmetic.Scalar(a, s, true, OpKind.AddScalar);
+    public static Tensor operator +(Tensor a, double s) => Arithmetic.Scalar<AddOperator>(a, s, false, OpKind.AddScalar);
+    public static Tensor operator +(Tensor a, long s) => Arithmetic.Scalar<AddOperator>(a, s, true, OpKind.AddScalar);
+    public static Tensor operator +(double s, Tensor a) => Arithmetic.Scalar<AddOperator>(a, s, false, OpKind.AddScalar);
+    public static Tensor operator +(long s, Tensor a) => Arithmetic.Scalar<AddOperator>(a, s, true, OpKind.AddScalar);
 
-    public static Tensor operator -(Tensor a, double s) => Arithmetic.Scalar(a, s, false, OpKind.SubScalar);
-    public static Tensor operator -(Tensor a, long s) => Arithmetic.Scalar(a, s, true, OpKind.SubScalar);
-    public static Tensor operator -(double s, Tensor a) => Arithmetic.Scalar(a, s, false, OpKind.RsubScalar);
-    public static Tensor operator -(long s, Tensor a) => Arithmetic.Scalar(a, s, true, OpKind.RsubScalar);
+    public static Tensor operator -(Tensor a, double s) => Arithmetic.Scalar<SubtractOperator>(a, s, false, OpKind.SubScalar);
+    public static Tensor operator -(Tensor a, long s) => Arithmetic.Scalar<SubtractOperator>(a, s, true, OpKind.SubScalar);
+    public static Tensor operator -(double s, Tensor a) => Arithmetic.Scalar<SubtractOperator>(a, s, false, OpKind.RsubScalar);
+    public static Tensor operator -(long s, Tensor a) => Arithmetic.Scalar<SubtractOperator>(a, s, true, OpKind.RsubScalar);
 
-    public static Tensor operator *(Tensor a, double s) => Arithmetic.Scalar(a, s, false, OpKind.MulScalar);
-    public static Tensor operator *(Tensor a, long s) => Arithmetic.Scalar(a, s, true, OpKind.MulScalar);
-    public static Tensor operator *(double s, Tensor a) => Arithmetic.Scalar(a, s, false, OpKind.MulScalar);
-    public static Tensor operator *(long s, Tensor a) => Arithmetic.Scalar(a, s, true, OpKind.MulScalar);
+    public static Tensor operator *(Tensor a, double s) => Arithmetic.Scalar<MultiplyOperator>(a, s, false, OpKind.MulScalar);
+    public static Tensor operator *(Tensor a, long s) => Arithmetic.Scalar<MultiplyOperator>(a, s, true, OpKind.MulScalar);
+    public static Tensor operator *(double s, Tensor a) => Arithmetic.Scalar<MultiplyOperator>(a, s, false, OpKind.MulScalar);
+    public static Tensor operator *(long s, Tensor a) => Arithmetic.Scalar<MultiplyOperator>(a, s, true, OpKind.MulScalar);
 
-    public static Tensor operator /(Tensor a, double s) => Arithmetic.Scalar(a, s, false, OpKind.DivScalar);
-    public static Tensor operator /(Tensor a, long s) => Arithmetic.Scalar(a, s, false, OpKind.DivScalar); // true division
+    public static Tensor operator /(Tensor a, double s) => Arithmetic.Scalar<DivideOperator>(a, s, false, OpKind.DivScalar);
+    public static Tensor operator /(Tensor a, long s) => Arithmetic.Scalar<DivideOperator>(a, s, false, OpKind.DivScalar); // true division
 
     /// <summary><c>s / x</c> is <c>x.reciprocal() * s</c>, as in PyTorch (grad_fn MulBackward0).</summary>
     public static Tensor operator /(double s, Tensor a) => a.Reciprocal() * s;
@@ -77,10 +77,10 @@ namespace AutogradFast.Ops
             return new Tensor(c, Binary<TOp>(c, a.Slot, b.Slot, kind));
         }
 
-        public static Tensor Scalar(Tensor a, double s, bool scalarIsIntegral, OpKind kind)
+        public static Tensor Scalar<TOp>(Tensor a, double s, bool scalarIsIntegral, OpKind kind) where TOp : struct, IElementwiseOperator
         {
             TensorContext c = a.Ctx;
-            return new Tensor(c, Scalar(c, a.Slot, s, scalarIsIntegral, kind));
+            return new Tensor(c, Scalar<TOp>(c, a.Slot, s, scalarIsIntegral, kind));
         }
 
         public static int Binary<TOp>(TensorContext c, int a, int b, OpKind kind) where TOp : struct, IElementwiseOperator
@@ -122,7 +122,21 @@ namespace AutogradFast.Ops
 
         private static int Category(DType dtype) => dtype switch { DType.Bool => 0, DType.Int64 => 1, _ => 2 };
 
-        public static int Scalar(TensorContext c, int a, double s, bool scalarIsIntegral, OpKind kind)
+        /// <summary>A scalar op of a kind known only at run time (an in-place op's recorded kind).</summary>
+        public static int Scalar(TensorContext c, int a, double s, bool scalarIsIntegral, OpKind kind) => kind switch
+        {
+            OpKind.AddScalar => Scalar<AddOperator>(c, a, s, scalarIsIntegral, kind),
+            OpKind.SubScalar or OpKind.RsubScalar => Scalar<SubtractOperator>(c, a, s, scalarIsIntegral, kind),
+            OpKind.MulScalar => Scalar<MultiplyOperator>(c, a, s, scalarIsIntegral, kind),
+            OpKind.DivScalar => Scalar<DivideOperator>(c, a, s, scalarIsIntegral, kind),
+            _ => ThrowHelper.NotAnOpOf<int>(kind, "Scalar"),
+        };
+
+        /// <summary>
+        /// <c>a op s</c> (<c>s - a</c> for rsub), the operator given with its kind: one kernel instantiation
+        /// per call site, so a rule that calls it (<c>b.Grad * b.Scalar</c>) stays small enough to inline.
+        /// </summary>
+        public static int Scalar<TOp>(TensorContext c, int a, double s, bool scalarIsIntegral, OpKind kind) where TOp : struct, IElementwiseOperator
         {
             DType dtype = c.Records[a].DType;
             if (!dtype.IsFloatingPoint())
@@ -132,15 +146,8 @@ namespace AutogradFast.Ops
                 if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpRows.Symbol(kind));
             }
             Operand x = Operand.Of(a), k = Operand.Of(s);
-            int result = kind switch
-            {
-                OpKind.AddScalar => Map<AddOperator>(c, a, dtype, x, k),
-                OpKind.SubScalar => Map<SubtractOperator>(c, a, dtype, x, k),
-                OpKind.RsubScalar => Map<SubtractOperator>(c, a, dtype, k, x),
-                OpKind.MulScalar => Map<MultiplyOperator>(c, a, dtype, x, k),
-                OpKind.DivScalar => Map<DivideOperator>(c, a, dtype, x, k),
-                _ => ThrowHelper.NotAnOpOf<int>(kind, "Scalar"),
-            };
+            bool reversed = kind == OpKind.RsubScalar;
+            int result = Map<TOp>(c, a, dtype, reversed ? k : x, reversed ? x : k);
             if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, kind, result, a, scalar: s);
             return result;
         }

@@ -48,11 +48,11 @@ internal readonly struct Var
     public static Var operator -(Var a, Var b) => a.Make(Arithmetic.Binary<SubtractOperator>(a.C, a.Slot, b.Slot, OpKind.Sub));
     public static Var operator *(Var a, Var b) => a.Make(Arithmetic.Binary<MultiplyOperator>(a.C, a.Slot, b.Slot, OpKind.Mul));
     public static Var operator /(Var a, Var b) => a.Make(Arithmetic.Binary<DivideOperator>(a.C, a.Slot, b.Slot, OpKind.Div));
-    public static Var operator +(Var a, double s) => a.Make(Arithmetic.Scalar(a.C, a.Slot, s, false, OpKind.AddScalar));
-    public static Var operator -(Var a, double s) => a.Make(Arithmetic.Scalar(a.C, a.Slot, s, false, OpKind.SubScalar));
-    public static Var operator -(double s, Var a) => a.Make(Arithmetic.Scalar(a.C, a.Slot, s, false, OpKind.RsubScalar));
-    public static Var operator *(Var a, double s) => a.Make(Arithmetic.Scalar(a.C, a.Slot, s, false, OpKind.MulScalar));
-    public static Var operator /(Var a, double s) => a.Make(Arithmetic.Scalar(a.C, a.Slot, s, false, OpKind.DivScalar));
+    public static Var operator +(Var a, double s) => a.Make(Arithmetic.Scalar<AddOperator>(a.C, a.Slot, s, false, OpKind.AddScalar));
+    public static Var operator -(Var a, double s) => a.Make(Arithmetic.Scalar<SubtractOperator>(a.C, a.Slot, s, false, OpKind.SubScalar));
+    public static Var operator -(double s, Var a) => a.Make(Arithmetic.Scalar<SubtractOperator>(a.C, a.Slot, s, false, OpKind.RsubScalar));
+    public static Var operator *(Var a, double s) => a.Make(Arithmetic.Scalar<MultiplyOperator>(a.C, a.Slot, s, false, OpKind.MulScalar));
+    public static Var operator /(Var a, double s) => a.Make(Arithmetic.Scalar<DivideOperator>(a.C, a.Slot, s, false, OpKind.DivScalar));
     public static Var operator -(Var a) => a.Make(Arithmetic.Neg(a.C, a.Slot));
 
     /// <summary><c>a * (k * b)</c> in one kernel.</summary>

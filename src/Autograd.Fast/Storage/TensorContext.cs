@@ -417,6 +417,7 @@ internal sealed unsafe partial class TensorContext
     }
 
     /// <summary>A rule temporary the engine keeps (a pending gradient, an accumulator): an engine temporary from now on; other slots are left as they are.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void KeepRuleTemporary(int slot)
     {
         ref TensorRecord r = ref Records[slot];
@@ -433,13 +434,34 @@ internal sealed unsafe partial class TensorContext
         _ruleTemporaries[_ruleTemporaryCount++] = slot;
     }
 
-    /// <summary>Whether the engine owns <paramref name="slot"/> (and may write into it or release it).</summary>
+    /// <summary>Whether the engine owns <paramref name="slot"/> (and may release it; it writes into it only when it is not shared).</summary>
     public bool IsEngineOwned(int slot) => Records[slot].ScopeDepth == TensorRecord.EngineTemporary;
 
-    /// <summary>Releases <paramref name="slot"/> if the engine owns it; a tensor of a scope is left alone.</summary>
+    /// <summary>
+    /// Per slot, during a plain backward: how many holders an engine temporary has beyond the first
+    /// (one gradient handed to two inputs is held by both, not copied); 0 for all others.
+    /// </summary>
+    private int[] _extraHolders = [];
+
+    /// <summary>Whether engine temporary <paramref name="slot"/> has more than one holder: nobody writes into it, and a release lets go of one holder.</summary>
+    public bool IsShared(int slot) => (uint)slot < (uint)_extraHolders.Length && _extraHolders[slot] > 0;
+
+    /// <summary>One more holder of engine temporary <paramref name="slot"/>.</summary>
+    public void Share(int slot)
+    {
+        if (slot >= _extraHolders.Length) Array.Resize(ref _extraHolders, Math.Max(slot + 1, Math.Max(64, _extraHolders.Length * 2)));
+        _extraHolders[slot]++;
+    }
+
+    /// <summary>
+    /// Lets go of <paramref name="slot"/> if the engine owns it: of one holder when it is shared (the
+    /// last one left owns it alone), else the slot is released; a tensor of a scope is left alone.
+    /// </summary>
     public void ReleaseIfEngineOwned(int slot)
     {
-        if (Records[slot].ScopeDepth == TensorRecord.EngineTemporary) ReleaseSlot(slot, -1);
+        if (Records[slot].ScopeDepth != TensorRecord.EngineTemporary) return;
+        if ((uint)slot < (uint)_extraHolders.Length && _extraHolders[slot] > 0) _extraHolders[slot]--;
+        else ReleaseSlot(slot, -1);
     }
 
     public void CloseScope(int id)

@@ -409,7 +409,7 @@ internal static class ThrowHelper
 
     [DoesNotReturn]
     public static void CustomForwardReturnedNothing(string function) => throw new InvalidOperationException(
-        $"{function}.Forward returned a default Tensor; it must return the output tensor.");
+        $"{function}.Forward returned no output (an empty array, or a default Tensor); it must return its output tensors.");
 
     [DoesNotReturn]
     public static void DirtyTensorNotReturned(string node) => throw new InvalidOperationException(

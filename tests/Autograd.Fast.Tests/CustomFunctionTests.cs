@@ -693,4 +693,45 @@ public class MultiOutputFunctionTests
         (o[0] + o[1] * 2).Sum().Backward();
         Assert.Equal([21.0, 21], V(x.Grad!.Value));
     }
+
+    private sealed class IntegerGradient : MultiOutputFunction
+    {
+        public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs) => [inputs[0] * 2];
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs) => [Tensor.Zeros([2], DType.Int64)];
+    }
+
+    private sealed class NoOutputs : MultiOutputFunction
+    {
+        public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs) => [];
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs) => [];
+    }
+
+    private sealed class OneTangentForTwoOutputs : MultiOutputFunction
+    {
+        public override Tensor[] Forward(FunctionContext ctx, Tensor[] inputs) => [inputs[0] * 2, inputs[0] * 3];
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor[] gradOutputs) => [gradOutputs[0] * 2 + gradOutputs[1] * 3];
+
+        public override Tensor[] Jvp(FunctionContext ctx, Tensor[] tangents) => [tangents[0] * 2];
+    }
+
+    [Fact]
+    public void WrongResultsFromTheUsersCode_FailWithMessagesNamingTheFunction()
+    {
+        var x = Tensor.From(new[] { 1.0, 2 }, requiresGrad: true);
+        var dtype = Assert.Throws<InvalidOperationException>(() => new IntegerGradient().Apply(x)[0].Sum().Backward());
+        Assert.Equal("Function IntegerGradientBackward returned an invalid gradient at index 0 - expected a floating-point gradient, got torch.int64", dtype.Message);
+        var none = Assert.Throws<InvalidOperationException>(() => new NoOutputs().Apply(x));
+        Assert.Contains("NoOutputs.Forward returned", none.Message);
+        var tangents = Assert.Throws<InvalidOperationException>(() =>
+        {
+            using (ForwardAD.DualLevel()) new OneTangentForTwoOutputs().Apply(ForwardAD.MakeDual(Tensor.From(new[] { 1.0 }), Tensor.From(new[] { 1.0 })));
+        });
+        Assert.Equal("OneTangentForTwoOutputsBackward: Jvp returned 1 tangents for 2 outputs; return one per output.", tangents.Message);
+        // and the engine still works
+        (x * 2).Sum().Backward();
+        Assert.Equal([2.0, 2], V(x.Grad!.Value));
+    }
 }

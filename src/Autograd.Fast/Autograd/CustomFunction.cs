@@ -44,8 +44,8 @@ namespace AutogradFast
         public abstract Tensor?[] Backward(FunctionContext ctx, Tensor gradOutput);
 
         /// <summary>
-        /// The output's tangent given one tangent per input (zeros for an input without one), for
-        /// forward-mode AD (<c>jvp</c>). The default refuses, as PyTorch does.
+        /// The output's tangent given one tangent per input (zeros for an input without one, as PyTorch
+        /// passes), for forward-mode AD (<c>jvp</c>). The default refuses, as PyTorch does.
         /// </summary>
         public virtual Tensor Jvp(FunctionContext ctx, Tensor[] tangents) => ThrowHelper.CustomJvpMissing(Name);
 

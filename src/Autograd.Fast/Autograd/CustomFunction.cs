@@ -271,7 +271,7 @@ namespace AutogradFast
                     outputs[i] = _c.NewView(outputs[i], o.Shape.AsSpan(o.Rank), o.Strides, o.Offset);
                     o = ref _c.Records[outputs[i]];
                 }
-                _regions[i] = new ViewGeometry { Shape = o.Shape, Strides = Dims.ContiguousStrides(o.Shape.AsSpan(o.Rank)), Rank = o.Rank, Offset = _hiddenLength };
+                _regions[i] = Views.ContiguousGeometry(o, offset: _hiddenLength);
                 _hiddenLength += o.NumEl;
             }
             if (_hiddenLength == 0 && !tangents) return;

@@ -208,17 +208,7 @@ public static class Functional
     }
 
     /// <summary>Where row e (output element e's gradient, shaped as x) sits in a contiguous J of shape out.shape ++ x.shape.</summary>
-    private static ViewGeometry RowGeometry(Tensor x, int e)
-    {
-        ReadOnlySpan<int> shape = x.Shape.AsSpan();
-        return new ViewGeometry
-        {
-            Rank = shape.Length,
-            Shape = Dims.From(shape),
-            Strides = Dims.ContiguousStrides(shape),
-            Offset = e * x.NumEl(),
-        };
-    }
+    private static ViewGeometry RowGeometry(Tensor x, int e) => Views.ContiguousGeometry(x.Ctx.Records[x.Slot], offset: e * x.NumEl());
 
     /// <summary>
     /// Runs a vector-product transform with grad mode on; without <paramref name="createGraph"/> inside

@@ -44,8 +44,7 @@ internal static class Recorder
     /// </summary>
     public static void Record(TensorContext c, OpKind kind, int output, int input0, int input1 = -1, double scalar = 0, int arg0 = 0, int arg1 = 0)
     {
-        TensorFlags f = c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
-        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, input0, input1);
+        TensorFlags f = InputFlags(c, input0, input1);
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) AppendNode(c, kind, output, input0, input1, scalar, arg0, arg1);
         if ((f & c.TangentMask) != 0) PropagateTangent(c, kind, output, input0, input1, scalar, arg0, arg1);
     }
@@ -61,18 +60,23 @@ internal static class Recorder
     /// <summary><see cref="Record(TensorContext, OpKind, int, int, int, double, int, int)"/> for an op whose rules address a region (stored with the node).</summary>
     public static void Record(TensorContext c, OpKind kind, int output, int input0, int input1, in Ops.ViewGeometry geometry, int arg0 = 0, int arg1 = 0)
     {
-        TensorFlags f = c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
-        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, input0, input1);
+        TensorFlags f = InputFlags(c, input0, input1);
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
             SaveGeometry(c, ref AppendNode(c, kind, output, input0, input1, 0, arg0, arg1), geometry);
         if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, output, input1 >= 0 ? [input0, input1] : [input0], 0, arg0, arg1, geometry);
     }
 
     /// <summary>
-    /// Inputs that are views whose history is out of date (their base was written in place since) are
-    /// re-derived from the base first, as PyTorch regenerates their grad_fn: the region of the base's
-    /// current value (AsStridedBackward0). Returns the inputs' flags afterwards.
+    /// The inputs' flags, after re-deriving any input that is a view whose history is out of date (its
+    /// base was written in place since), as PyTorch regenerates such a view's grad_fn.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TensorFlags InputFlags(TensorContext c, int input0, int input1)
+    {
+        TensorFlags f = c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
+        return (f & TensorFlags.IsView) != 0 && c.GradEnabled ? RefreshViews(c, input0, input1) : f;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static TensorFlags RefreshViews(TensorContext c, int input0, int input1)
     {
@@ -84,9 +88,13 @@ internal static class Recorder
     /// <summary>Re-derives view <paramref name="view"/> from its base if the base got a new history since (see <see cref="TensorContext.IsViewStale"/>).</summary>
     public static void RefreshView(TensorContext c, int view)
     {
-        if ((c.Records[view].Flags & TensorFlags.IsView) == 0 || !c.IsViewStale(view, out int baseSlot)) return;
-        ref TensorRecord v = ref c.Records[view];
-        var where = new Ops.ViewGeometry { Shape = v.Shape, Strides = v.Strides, Rank = v.Rank, Offset = v.Offset };
+        if ((c.Records[view].Flags & TensorFlags.IsView) != 0 && c.IsViewStale(view, out int baseSlot)) DeriveViewFromBase(c, view, baseSlot);
+    }
+
+    /// <summary>The view's history becomes its region of the base's current one (AsStridedBackward0, <see cref="OpKind.RegionOf"/>'s row).</summary>
+    public static void DeriveViewFromBase(TensorContext c, int view, int baseSlot)
+    {
+        Ops.ViewGeometry where = Ops.Views.GeometryOf(c.Records[view]);
         Record(c, OpKind.RegionOf, view, baseSlot, -1, Ops.Views.RelativeGeometry(c.Records[baseSlot], where));
         c.MarkViewCurrent(view, baseSlot);
     }
@@ -128,8 +136,7 @@ internal static class Recorder
     /// </summary>
     public static void RecordInPlace(TensorContext c, OpKind kind, int target, int old, int source, int sourceVersion, double scalar)
     {
-        TensorFlags f = c.Records[target].Flags | c.Records[old].Flags | (source >= 0 ? c.Records[source].Flags : TensorFlags.None);
-        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, target, source) | c.Records[old].Flags;
+        TensorFlags f = InputFlags(c, target, source) | c.Records[old].Flags;
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
         {
             ref Node n = ref AppendNode(c, kind, target, target, source, scalar, 0, 0);
@@ -147,12 +154,7 @@ internal static class Recorder
     {
         if (inputs.Length is 0 or > byte.MaxValue) ThrowHelper.TooManyInputs(inputs.Length);
         TensorFlags f = TensorFlags.None;
-        foreach (int slot in inputs) f |= c.Records[slot].Flags;
-        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled)
-        {
-            f = TensorFlags.None;
-            foreach (int slot in inputs) f |= RefreshViews(c, slot, -1);
-        }
+        foreach (int slot in inputs) f |= InputFlags(c, slot, -1);
         int node = -1;
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0)
         {

@@ -281,11 +281,8 @@ namespace AutogradFast.Ops
         /// <summary>The view's new value (<paramref name="value"/>) written into its base's region as CopySlices; the view becomes that region of the base again (AsStridedBackward0).</summary>
         private static void WriteBackThroughView(TensorContext c, int view, int baseSlot, int value)
         {
-            ref TensorRecord v = ref c.Records[view];
-            var where = new ViewGeometry { Shape = v.Shape, Strides = v.Strides, Rank = v.Rank, Offset = v.Offset };
-            Views.Assign(c, baseSlot, where, value);
-            Recorder.Record(c, OpKind.RegionOf, view, baseSlot, -1, Views.RelativeGeometry(c.Records[baseSlot], where));
-            c.MarkViewCurrent(view, baseSlot);
+            Views.Assign(c, baseSlot, Views.GeometryOf(c.Records[view]), value);
+            Recorder.DeriveViewFromBase(c, view, baseSlot);
         }
 
         /// <summary>A scalar operand and whether the user gave an integer (PyTorch's wrapped-number rule decides the result type).</summary>

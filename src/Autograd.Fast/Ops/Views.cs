@@ -116,9 +116,9 @@ namespace AutogradFast.Ops
     {
         public static ViewGeometry GeometryOf(in TensorRecord r) => new() { Shape = r.Shape, Strides = r.Strides, Rank = r.Rank, Offset = r.Offset };
 
-        /// <summary>Where each element of a contiguous tensor of this shape sits: the coordinates of a gradient buffer.</summary>
-        public static ViewGeometry ContiguousGeometry(in TensorRecord r)
-            => new() { Shape = r.Shape, Strides = Dims.ContiguousStrides(r.Shape.AsSpan(r.Rank)), Rank = r.Rank, Offset = 0 };
+        /// <summary>Where each element of a contiguous tensor of this shape sits (from <paramref name="offset"/>): the coordinates of a gradient buffer.</summary>
+        public static ViewGeometry ContiguousGeometry(in TensorRecord r, int offset = 0)
+            => new() { Shape = r.Shape, Strides = Dims.ContiguousStrides(r.Shape.AsSpan(r.Rank)), Rank = r.Rank, Offset = offset };
 
         public static int FromIndex(Tensor t, int dim, Index index) => index.IsFromEnd ? t.Size(dim) - index.Value : index.Value;
 

@@ -19,6 +19,7 @@ public class LayoutMatrixTests
         ["sub"] = (a, b) => a - b,
         ["mul"] = (a, b) => a * b,
         ["div"] = (a, b) => a / b,
+        ["add_alpha"] = (a, b) => a.Add(b, alpha: -0.5),
         ["eq"] = (a, b) => a == b,
         ["ne"] = (a, b) => a != b,
         ["lt"] = (a, b) => a < b,
@@ -335,7 +336,7 @@ public class LayoutMatrixTests
             }
             Assert.Equal(0, Storage.TensorContext.Current.Records[new OperandSpec([5, 4], DType.Float32, Layout.Expanded).Build(expanded.Values(rng, Domain.Any)).Tested.Slot].Strides[0]);
         }
-        Assert.Equal(10, Binary.Count);
+        Assert.Equal(11, Binary.Count);
         Assert.True(Unary.Count >= 40);
     }
 

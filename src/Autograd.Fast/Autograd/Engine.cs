@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AutogradFast.Ops;
 using AutogradFast.Storage;
 using BackwardContext = AutogradFast.Graph.Backward;
@@ -253,11 +254,11 @@ internal static unsafe class Engine
             ref Node n = ref _c.Nodes[index];
             if (n.Kind == OpKind.Custom) grad = Unshared(grad); // the user's backward may write into it
             _inFlight = grad;
-            CheckSavedValues(index, ref n);
+            if ((n.Flags & NodeFlags.SavesValues) != 0) CheckSavedValues(index, ref n);
             int mark = _create ? -1 : _c.BeginRuleTemporaries();
             var inline = new OutputBuffer();
             Span<int> outputs = n.InputCount <= OutputBuffer.Length ? inline[..n.InputCount] : new int[n.InputCount];
-            outputs.Fill(-1);
+            for (int k = 0; k < outputs.Length; k++) outputs[k] = -1; // not Span.Fill: a call, for one or two ints
             var rule = new BackwardContext(_c, ref n, index, grad, outputs);
             OpRows.Of(n.Kind).Rule(ref rule);
             if (!_retain && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
@@ -284,6 +285,7 @@ internal static unsafe class Engine
         /// (<see cref="TensorContext.Share"/>), no delivery adds into it while it is shared, and each lets go
         /// of its hold as it would release it.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly void ConformAndShare(int index, ref Node n, Span<int> outputs)
         {
             for (int k = 0; k < outputs.Length; k++)
@@ -302,6 +304,7 @@ internal static unsafe class Engine
         }
 
         /// <summary>Sends one input's gradient along its edge, shaped and typed as the input (in a plain backward it already is); returns the slot delivered.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private int Deliver(int node, int k, in NodeInput input, int grad)
         {
             if (_create) grad = Conform(node, k, input.Slot, grad);
@@ -311,7 +314,7 @@ internal static unsafe class Engine
         }
 
         /// <summary>Sums a broadcast gradient back to the input's shape and casts it to the input's dtype.</summary>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly int Conform(int node, int k, int input, int grad)
         {
             ref TensorRecord x = ref _c.Records[input];
@@ -334,6 +337,7 @@ internal static unsafe class Engine
             return grad;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void DeliverToNode(int node, int grad)
         {
             _c.KeepRuleTemporary(grad);
@@ -543,7 +547,6 @@ internal static unsafe class Engine
 
         private readonly void CheckSavedValues(int index, ref Node n)
         {
-            if ((n.Flags & NodeFlags.SavesValues) == 0) return;
             if ((n.Flags & NodeFlags.SavedReleased) != 0) ThrowHelper.BackwardTwice(_c.NodeName(index));
             if (n.Self.Slot >= 0) CheckVersion(ref n, n.Self);
             if (n.Other.Slot >= 0) CheckVersion(ref n, n.Other);

@@ -29,9 +29,11 @@ internal static class Recorder
 
     /// <summary>Where a gradient for <paramref name="slot"/> goes: its producer node, its leaf accumulator, or nowhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int EdgeOf(TensorContext c, int slot)
+    public static int EdgeOf(TensorContext c, int slot) => EdgeOf(ref c.Records[slot], slot);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int EdgeOf(ref TensorRecord r, int slot)
     {
-        ref TensorRecord r = ref c.Records[slot];
         if ((r.Flags & TensorFlags.RequiresGrad) == 0) return Node.NoEdge;
         return r.Node >= 0 ? r.Node : Node.LeafEdge(slot);
     }
@@ -44,8 +46,12 @@ internal static class Recorder
     /// </summary>
     public static void Record(TensorContext c, OpKind kind, int output, int input0, int input1 = -1, double scalar = 0, int arg0 = 0, int arg1 = 0)
     {
-        TensorFlags f = InputFlags(c, input0, input1);
-        if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) AppendNode(c, kind, output, input0, input1, scalar, arg0, arg1);
+        // The inputs' records are looked up once, for their flags and their edges (records never move).
+        ref TensorRecord r0 = ref c.Records[input0];
+        ref TensorRecord r1 = ref input1 >= 0 ? ref c.Records[input1] : ref r0;
+        TensorFlags f = r0.Flags | (input1 >= 0 ? r1.Flags : TensorFlags.None);
+        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, input0, input1);
+        if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) AppendNode(c, ref r0, ref r1, kind, output, input0, input1, scalar, arg0, arg1);
         if ((f & c.TangentMask) != 0) PropagateTangent(c, kind, output, input0, input1, scalar, arg0, arg1);
     }
 
@@ -102,15 +108,30 @@ internal static class Recorder
     /// <summary>A node of one or two inputs; it saves what its row says. Every field is written once (the hot path of every recorded op).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call per recorded op was measurable on scalar graphs
     private static ref Node AppendNode(TensorContext c, OpKind kind, int output, int input0, int input1, double scalar, int arg0, int arg1)
+        => ref AppendNode(c, ref c.Records[input0], ref input1 >= 0 ? ref c.Records[input1] : ref c.Records[input0], kind, output, input0, input1, scalar, arg0, arg1);
+
+    /// <summary><see cref="AppendNode(TensorContext, OpKind, int, int, int, double, int, int)"/> with the inputs' records looked up (<paramref name="r1"/> is read only when there is a second input).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref Node AppendNode(TensorContext c, ref TensorRecord r0, ref TensorRecord r1, OpKind kind, int output, int input0, int input1, double scalar, int arg0, int arg1)
     {
+        // Each record is looked up once (a paged lookup is ten instructions, and NativeAOT does not reuse one across stores).
+        ref TensorRecord o = ref c.Records[output];
         ref Node n = ref c.AppendNode(out int index);
         n.Kind = kind;
-        n.InputCount = (byte)(input1 >= 0 ? 2 : 1);
         n.Output = output;
         n.In0.Slot = input0;
-        n.In0.Edge = EdgeOf(c, input0);
+        n.In0.Edge = EdgeOf(ref r0, input0);
         n.In1.Slot = input1;
-        n.In1.Edge = input1 >= 0 ? EdgeOf(c, input1) : Node.NoEdge;
+        if (input1 >= 0)
+        {
+            n.InputCount = 2;
+            n.In1.Edge = EdgeOf(ref r1, input1);
+        }
+        else
+        {
+            n.InputCount = 1;
+            n.In1.Edge = Node.NoEdge;
+        }
         n.MoreInputs = -1;
         n.Args = -1;
         n.Scalar = scalar;
@@ -120,7 +141,6 @@ internal static class Recorder
         n.Self.Slot = n.Other.Slot = n.Result.Slot = -1;
         n.Flags = saves == Saves.None ? NodeFlags.None : NodeFlags.SavesValues;
         if ((saves & ~Saves.Scalars) != 0) SaveTensors(c, ref n, saves);
-        ref TensorRecord o = ref c.Records[output];
         o.Node = index;
         o.Flags |= TensorFlags.RequiresGrad;
         if (c.AnomalyEnabled) c.CaptureCallSite(index); // anomaly mode's whole cost when off: this flag

@@ -136,6 +136,7 @@ namespace AutogradFast.Ops
         /// <c>a op s</c> (<c>s - a</c> for rsub), the operator given with its kind: one kernel instantiation
         /// per call site, so a rule that calls it (<c>b.Grad * b.Scalar</c>) stays small enough to inline.
         /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // into its Tensor and Var operators: one call level less per op
         public static int Scalar<TOp>(TensorContext c, int a, double s, bool scalarIsIntegral, OpKind kind) where TOp : struct, IElementwiseOperator
         {
             DType dtype = c.Records[a].DType;

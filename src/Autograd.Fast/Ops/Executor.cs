@@ -66,7 +66,7 @@ internal static unsafe class Executor
         ref TensorRecord o = ref c.Records[result];
         DType dtype = o.DType;
         int n = o.NumEl;
-        T* d = c.Pointer<T>(result);
+        T* d = c.Pointer<T>(ref o, result);
         // Fast path: every operand is a scalar or a same-dtype contiguous tensor of one element or
         // of the result's element count (which, for a broadcastable operand, means the same layout).
         T sx, sy, sz;
@@ -95,7 +95,7 @@ internal static unsafe class Executor
         pointer = null;
         broadcast = r.NumEl == 1;
         if (r.DType != dtype || (!broadcast && (r.NumEl != n || !r.IsContiguous))) return false;
-        pointer = c.Pointer<T>(operand.Slot);
+        pointer = c.Pointer<T>(ref r, operand.Slot);
         return true;
     }
 

@@ -144,8 +144,7 @@ internal sealed unsafe partial class TensorContext
         long bytes = (long)numel * dtype.ElementSize();
         int depth = temporary ? -1 : _allocationDepth;
         if (depth == 0 && bytes > TensorRecord.InlineBytes) _rootBytes += bytes;
-        int slot = NewSlot(bytes <= TensorRecord.InlineBytes ? -1 : NewStorage(bytes, zero), dtype, shape, 0, numel, depth);
-        ref TensorRecord r = ref Records[slot];
+        ref TensorRecord r = ref NewSlot(out int slot, bytes <= TensorRecord.InlineBytes ? -1 : NewStorage(bytes, zero), dtype, shape, 0, numel, depth);
         if (r.Storage == -1)
         {
             r.Storage = -(slot + 1);
@@ -153,7 +152,7 @@ internal sealed unsafe partial class TensorContext
             if (zero) r.Inline0 = r.Inline1 = 0;
         }
         else Storages[r.Storage].RefCount++;
-        WriteContiguousStrides(ref r);
+        if (r.Rank > 0) WriteContiguousStrides(ref r);
         return slot;
     }
 
@@ -186,8 +185,7 @@ internal sealed unsafe partial class TensorContext
     {
         ref TensorRecord b = ref Records[baseSlot];
         if (b.IsPending) Materialize(baseSlot); // a view shares memory: there has to be some
-        int slot = NewSlot(b.Storage, b.DType, shape, offset, Dims.NumEl(shape), temporary ? TensorRecord.EngineTemporary : _allocationDepth);
-        ref TensorRecord v = ref Records[slot];
+        ref TensorRecord v = ref NewSlot(out int slot, b.Storage, b.DType, shape, offset, Dims.NumEl(shape), temporary ? TensorRecord.EngineTemporary : _allocationDepth);
         for (int i = 0; i < v.Rank; i++) v.Strides[i] = strides[i];
         if (v.Storage >= 0) Storages[v.Storage].RefCount++;
         else Records[v.InlineOwner].InlineViews++;
@@ -244,9 +242,9 @@ internal sealed unsafe partial class TensorContext
         return (b.Flags & TensorFlags.Live) != 0 && b.Generation == generation ? slot : -1;
     }
 
-    private int NewSlot(int storage, DType dtype, ReadOnlySpan<int> shape, int offset, int numel, int scopeDepth)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every op's result comes through here
+    private ref TensorRecord NewSlot(out int slot, int storage, DType dtype, ReadOnlySpan<int> shape, int offset, int numel, int scopeDepth)
     {
-        int slot;
         if (_freeSlotCount > 0) slot = _freeSlots[--_freeSlotCount];
         else
         {
@@ -269,7 +267,7 @@ internal sealed unsafe partial class TensorContext
         r.ScopeDepth = scopeDepth;
         if (scopeDepth >= 0) AddOwned(scopeDepth, slot);
         else if (scopeDepth == TensorRecord.RuleTemporary) AddRuleTemporary(slot);
-        return slot;
+        return ref r;
     }
 
     /// <summary>Lists <paramref name="slot"/> as owned by scope <paramref name="depth"/> (the root scope's list is what its collector sweeps).</summary>
@@ -356,12 +354,16 @@ internal sealed unsafe partial class TensorContext
         if (--o.InlineViews == 0 && (o.Flags & TensorFlags.Live) == 0) FreeRecord(owner);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // twice per node on scalar graphs: NativeAOT kept it a call
     private void FreeRecord(int slot)
     {
         Records[slot].Storage = TensorRecord.Released;
-        if (_freeSlotCount == _freeSlots.Length) Array.Resize(ref _freeSlots, _freeSlots.Length * 2);
+        if (_freeSlotCount == _freeSlots.Length) GrowFreeSlots();
         _freeSlots[_freeSlotCount++] = slot;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowFreeSlots() => Array.Resize(ref _freeSlots, _freeSlots.Length * 2);
 
     /// <summary>Frees an engine temporary (a gradient that has been consumed).</summary>
     public void ReleaseTemporary(int slot) => ReleaseSlot(slot, -1);
@@ -391,6 +393,7 @@ internal sealed unsafe partial class TensorContext
     /// of gradients: the gradients it keeps become engine temporaries (<see cref="KeepRuleTemporary"/>),
     /// and the rest returns to the pool at the end. Returns the mark to end at (they nest).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int BeginRuleTemporaries()
     {
         _allocationDepth = TensorRecord.RuleTemporary;
@@ -399,21 +402,24 @@ internal sealed unsafe partial class TensorContext
     }
 
     /// <summary>Releases the rule temporaries made since <paramref name="mark"/> that nobody kept.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // once per node: the common case is two compares
     public void EndRuleTemporaries(int mark, bool outermost)
     {
         // The common case, a rule that made only the gradients it handed on, needs no walk.
-        if (_ruleTemporaryCount - mark != _ruleTemporariesKeptSinceMark)
-        {
-            for (int i = mark; i < _ruleTemporaryCount; i++)
-            {
-                int slot = _ruleTemporaries[i];
-                ref TensorRecord r = ref Records[slot];
-                if ((r.Flags & TensorFlags.Live) != 0 && r.ScopeDepth == TensorRecord.RuleTemporary) ReleaseSlot(slot, -1);
-            }
-        }
+        if (_ruleTemporaryCount - mark != _ruleTemporariesKeptSinceMark) ReleaseRuleTemporaries(mark);
         _ruleTemporaryCount = mark;
         _ruleTemporariesKeptSinceMark = 0;
         if (outermost) _allocationDepth = _depth;
+    }
+
+    private void ReleaseRuleTemporaries(int mark)
+    {
+        for (int i = mark; i < _ruleTemporaryCount; i++)
+        {
+            int slot = _ruleTemporaries[i];
+            ref TensorRecord r = ref Records[slot];
+            if ((r.Flags & TensorFlags.Live) != 0 && r.ScopeDepth == TensorRecord.RuleTemporary) ReleaseSlot(slot, -1);
+        }
     }
 
     /// <summary>A rule temporary the engine keeps (a pending gradient, an accumulator): an engine temporary from now on; other slots are left as they are.</summary>
@@ -457,6 +463,7 @@ internal sealed unsafe partial class TensorContext
     /// Lets go of <paramref name="slot"/> if the engine owns it: of one holder when it is shared (the
     /// last one left owns it alone), else the slot is released; a tensor of a scope is left alone.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // the engine's one way to let go of a gradient
     public void ReleaseIfEngineOwned(int slot)
     {
         if (Records[slot].ScopeDepth != TensorRecord.EngineTemporary) return;
@@ -504,6 +511,7 @@ internal sealed unsafe partial class TensorContext
     // ---- the tape ----------------------------------------------------------------------------
 
     /// <summary>The next node of the tape, uninitialised: the recorder writes every field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref Node AppendNode(out int index)
     {
         Nodes.EnsureCapacity(NodeCount);
@@ -532,12 +540,19 @@ internal sealed unsafe partial class TensorContext
     // ---- element access ----------------------------------------------------------------------
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public T* Pointer<T>(int slot) where T : unmanaged
+    public T* Pointer<T>(int slot) where T : unmanaged => Pointer<T>(ref Records[slot], slot);
+
+    /// <summary><see cref="Pointer{T}(int)"/> for a record the caller has already looked up (tiny tensors' data is usually their own record's).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Pointer<T>(ref TensorRecord r, int slot) where T : unmanaged
     {
-        ref TensorRecord r = ref Records[slot];
         int storage = r.Storage;
         if (storage >= 0) return (T*)Storages[storage].Pointer + r.Offset;
-        if (storage > TensorRecord.PendingBase) return (T*)Unsafe.AsPointer(ref Records[-(storage + 1)].Inline0) + r.Offset;
+        if (storage > TensorRecord.PendingBase)
+        {
+            int owner = -(storage + 1);
+            return (T*)Unsafe.AsPointer(ref owner == slot ? ref r.Inline0 : ref Records[owner].Inline0) + r.Offset;
+        }
         return PendingPointer<T>(slot);
     }
 
@@ -553,8 +568,7 @@ internal sealed unsafe partial class TensorContext
     /// <summary>A contiguous tensor whose value is deferred expression <paramref name="expression"/> (which it now references).</summary>
     public int NewPendingTensor(DType dtype, ReadOnlySpan<int> shape, int expression, bool temporary)
     {
-        int slot = NewSlot(TensorRecord.PendingBase - expression, dtype, shape, 0, Dims.NumEl(shape), temporary ? -1 : _allocationDepth);
-        ref TensorRecord r = ref Records[slot];
+        ref TensorRecord r = ref NewSlot(out int slot, TensorRecord.PendingBase - expression, dtype, shape, 0, Dims.NumEl(shape), temporary ? -1 : _allocationDepth);
         r.InlineVersion = 0; // a pending value has not been written in place; its storage starts at version 0 too
         WriteContiguousStrides(ref r);
         return slot;

@@ -38,6 +38,7 @@ internal readonly struct Operand
 /// </summary>
 internal static unsafe class Executor
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // the dtype switch, into each op: one call less per op on scalar graphs
     public static void Run<TOp>(TensorContext c, Operand x, Operand y, Operand z, int result) where TOp : struct, IElementwiseOperator
     {
         switch (c.Records[result].DType)

@@ -332,32 +332,36 @@ internal sealed unsafe partial class TensorContext
             r.GradSlot = -1;
             LetGoOfGrad(grad);
         }
-        if ((r.Flags & TensorFlags.HasTangent) != 0) DropTangent(slot); // a reused slot must not inherit a tangent
-        if ((r.Flags & TensorFlags.HasHooks) != 0) ClearHooks(slot); // a reused slot must not inherit them
+        if ((r.Flags & (TensorFlags.HasTangent | TensorFlags.HasHooks)) != 0)
+        {
+            if ((r.Flags & TensorFlags.HasTangent) != 0) DropTangent(slot); // a reused slot must not inherit a tangent
+            if ((r.Flags & TensorFlags.HasHooks) != 0) ClearHooks(slot); // a reused slot must not inherit them
+        }
         r.Generation++;
         r.Flags = TensorFlags.None;
         r.ReleasedByScope = releasedByScope;
-        if (r.Storage >= 0) ReleaseStorageReference(r.Storage);
-        if (r.IsPending) Ops.Fusion.Release(this, r.PendingExpression);
-        if (r.IsInline)
+        int storage = r.Storage; // pooled memory, a deferred expression, or inline data (in which record)
+        if (storage >= 0) ReleaseStorageReference(storage);
+        else if (r.IsPending) Ops.Fusion.Release(this, r.PendingExpression);
+        else if (r.IsInline)
         {
             int owner = r.InlineOwner;
             if (owner != slot) LetGoOfInlineData(owner);
             else if (r.InlineViews > 0) return; // its views still read this record's data: freed with the last of them
         }
-        FreeRecord(slot);
+        FreeRecord(ref r, slot);
     }
 
     private void LetGoOfInlineData(int owner)
     {
         ref TensorRecord o = ref Records[owner];
-        if (--o.InlineViews == 0 && (o.Flags & TensorFlags.Live) == 0) FreeRecord(owner);
+        if (--o.InlineViews == 0 && (o.Flags & TensorFlags.Live) == 0) FreeRecord(ref o, owner);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // twice per node on scalar graphs: NativeAOT kept it a call
-    private void FreeRecord(int slot)
+    private void FreeRecord(ref TensorRecord r, int slot)
     {
-        Records[slot].Storage = TensorRecord.Released;
+        r.Storage = TensorRecord.Released;
         if (_freeSlotCount == _freeSlots.Length) GrowFreeSlots();
         _freeSlots[_freeSlotCount++] = slot;
     }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Instructions per step of the NativeAOT workloads W1-W4 and W8, counted by callgrind: repeatable to a
+# few instructions whatever else the machine is doing, where wall-clock times on these VMs move by up
+# to 2x. For comparing revisions of the engine (a change's cost), not for comparing with the peers
+# (instructions are not time: a cache miss or a divide costs more than an add).
+#
+#   bench/instructions/run.sh                 # this working tree
+#   bench/instructions/run.sh b96914a HEAD .  # revisions (each checked out into a temporary worktree) and trees
+#
+# One JSON line per (tree, workload) on stdout: {"tree":..,"rev":..,"workload":"W1","instructions_per_step":N}.
+# Needs valgrind (Debian's package) and the .NET SDK. Builds go to $INSTR_BUILD (default /tmp/af-instructions).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BUILD="${INSTR_BUILD:-/tmp/af-instructions}"
+WORKLOADS=(W1 W2 W3 W4 W8)
+# The NativeAOT GC reserves 256 GiB of address space at start-up, more than valgrind can map: a 512 MiB
+# heap limit (hex, as the runtime reads it) makes the reservation fit. The workloads use a few MiB.
+export DOTNET_GCHeapHardLimit=20000000
+
+log() { echo "[instructions $(date +%T)] $*" >&2; }
+
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+
+publish() {   # $1: tree, $2: output directory
+    local art="$2.artifacts"
+    dotnet publish "$HERE/InstructionDriver.csproj" -c Release -r linux-x64 -p:LibRoot="$1" \
+        --artifacts-path "$art" -o "$2" -nologo -v quiet >&2
+    # valgrind cannot read the DWARF NativeAOT writes; the symbol table stays, for callgrind_annotate.
+    rm -f "$2/InstructionDriver.dbg"
+    strip --strip-debug "$2/InstructionDriver"
+}
+
+count() {   # $1: binary, $2: workload, $3: steps -> total instructions
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" "$2" "$3" 2>&1 \
+        | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+
+trees=("$@")
+[ ${#trees[@]} -eq 0 ] && trees=("$ROOT")
+mkdir -p "$BUILD"
+for t in "${trees[@]}"; do
+    if [ -d "$t" ]; then
+        tree="$(cd "$t" && pwd)"
+        rev="$(git -C "$tree" rev-parse --short HEAD)$(git -C "$tree" diff --quiet HEAD -- src 2>/dev/null || echo +changes)"
+    else
+        rev="$(git -C "$ROOT" rev-parse --short "$t")"
+        tree="$BUILD/tree-$rev"
+        [ -d "$tree" ] || git -C "$ROOT" worktree add --detach "$tree" "$rev" >&2
+    fi
+    out="$BUILD/driver-$(echo "$tree" | md5sum | cut -c1-8)"
+    log "publishing the driver against $tree ($rev)"
+    publish "$tree" "$out"
+    for w in "${WORKLOADS[@]}"; do
+        # W3 is 1000 nodes a step: fewer steps give the same precision.
+        if [ "$w" = W3 ]; then few=5 many=55; else few=10 many=1010; fi
+        a=$(count "$out/InstructionDriver" "$w" "$few")
+        b=$(count "$out/InstructionDriver" "$w" "$many")
+        [ -n "$a" ] && [ -n "$b" ] || { echo "callgrind did not report a count for $w on $tree" >&2; exit 1; }
+        echo "{\"tree\":\"$tree\",\"rev\":\"$rev\",\"workload\":\"$w\",\"instructions_per_step\":$(( (b - a) / (many - few) ))}"
+    done
+done

@@ -49,8 +49,7 @@ internal static class Recorder
         // The inputs' records are looked up once, for their flags and their edges (records never move).
         ref TensorRecord r0 = ref c.Records[input0];
         ref TensorRecord r1 = ref input1 >= 0 ? ref c.Records[input1] : ref r0;
-        TensorFlags f = r0.Flags | (input1 >= 0 ? r1.Flags : TensorFlags.None);
-        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, input0, input1);
+        TensorFlags f = InputFlags(c, ref r0, ref r1, input0, input1);
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) AppendNode(c, ref r0, ref r1, kind, output, input0, input1, scalar, arg0, arg1);
         if ((f & c.TangentMask) != 0) PropagateTangent(c, kind, output, input0, input1, scalar, arg0, arg1);
     }
@@ -78,9 +77,15 @@ internal static class Recorder
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TensorFlags InputFlags(TensorContext c, int input0, int input1)
+        => InputFlags(c, ref c.Records[input0], ref input1 >= 0 ? ref c.Records[input1] : ref c.Records[input0], input0, input1);
+
+    /// <summary><see cref="InputFlags(TensorContext, int, int)"/> with the inputs' records looked up (<paramref name="r1"/> is read only when there is a second input).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TensorFlags InputFlags(TensorContext c, ref TensorRecord r0, ref TensorRecord r1, int input0, int input1)
     {
-        TensorFlags f = c.Records[input0].Flags | (input1 >= 0 ? c.Records[input1].Flags : TensorFlags.None);
-        return (f & TensorFlags.IsView) != 0 && c.GradEnabled ? RefreshViews(c, input0, input1) : f;
+        TensorFlags f = r0.Flags | (input1 >= 0 ? r1.Flags : TensorFlags.None);
+        if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, input0, input1);
+        return f;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -300,9 +300,10 @@ namespace AutogradFast.Ops
         private static void CheckResultCastsToTarget(TensorContext c, OpKind kind, int target, int source, Scalar s)
         {
             DType t = c.Records[target].DType;
+            if (t.IsFloatingPoint()) return; // any result casts to a floating-point target (the optimizer step's case: no promotion worked out)
             DType result = source >= 0 ? Arithmetic.PromoteOperands(c.Records[target], c.Records[source]) : OpSupport.WithScalar(t, s.IsIntegral);
             if (kind is OpKind.Div or OpKind.DivScalar) result = OpSupport.FloatingResult(result); // true division
-            bool casts = t.IsFloatingPoint() || result == t || (t == DType.Int64 && result == DType.Bool);
+            bool casts = result == t || (t == DType.Int64 && result == DType.Bool);
             if (!casts) ThrowHelper.ResultTypeCannotCast(result, t);
         }
 

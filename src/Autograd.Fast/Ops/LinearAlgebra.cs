@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AutogradFast.Graph;
 using AutogradFast.LinearAlgebra;
 using AutogradFast.Ops;
@@ -76,32 +77,61 @@ namespace AutogradFast.Ops
             return result;
         }
 
-        public static int Mm(TensorContext c, int a, int b)
+        public static int Mm(TensorContext c, int a, int b) => Mm(c, a, false, b, false);
+
+        public static int Mv(TensorContext c, int a, int v) => Mv(c, a, false, v);
+
+        /// <summary>
+        /// <c>a.mm(b.t())</c> and <c>a.t().mm(b)</c> (mm's rule), <c>a.t().mv(v)</c> (mv's): when the product
+        /// records (createGraph, tangents) it is t() then mm, as PyTorch records it; else the GEMM reads the
+        /// stored matrix through its NT or TN layout, with no transposed view made (three view records a
+        /// step were a tenth of a small MLP's plain backward).
+        /// </summary>
+        public static int MmTransposed(TensorContext c, int a, bool transposeA, int b, bool transposeB)
+        {
+            if (!Recorder.ShouldRecord(c, a, b)) return Mm(c, a, transposeA, b, transposeB);
+            return Mm(c, transposeA ? Views.T(c, a) : a, transposeB ? Views.T(c, b) : b);
+        }
+
+        /// <inheritdoc cref="MmTransposed"/>
+        public static int MvTransposed(TensorContext c, int a, int v)
+            => Recorder.ShouldRecord(c, a, v) ? Mv(c, Views.T(c, a), v) : Mv(c, a, true, v);
+
+        /// <summary>mm of a (read as aᵀ when <paramref name="ta"/>) and b (bᵀ when <paramref name="tb"/>); records only untransposed (see <see cref="MmTransposed"/>).</summary>
+        private static int Mm(TensorContext c, int a, bool ta, int b, bool tb)
         {
             ref TensorRecord ra = ref c.Records[a];
             ref TensorRecord rb = ref c.Records[b];
             if (ra.Rank != 2) ThrowHelper.MatrixExpected("self");
             if (rb.Rank != 2) ThrowHelper.MatrixExpected("mat2");
-            if (ra.Shape[1] != rb.Shape[0]) ThrowHelper.MmShapes(ra.Shape[0], ra.Shape[1], rb.Shape[0], rb.Shape[1]);
+            int m = ra.Shape[ta ? 1 : 0], k = ra.Shape[ta ? 0 : 1], kb = rb.Shape[tb ? 1 : 0], n = rb.Shape[tb ? 0 : 1];
+            if (k != kb) ThrowHelper.MmShapes(m, k, kb, n);
             if (ra.DType != rb.DType) ThrowHelper.ScalarTypeMismatch(ra.DType, rb.DType);
-            int m = ra.Shape[0], k = ra.Shape[1], n = rb.Shape[1];
             int result = c.NewTensor(ra.DType, [m, n], zero: false);
-            Multiply(c, a, b, result, m, k, n);
-            if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, OpKind.Mm, result, a, b);
+            Multiply(c, a, ta, b, tb, result, m, k, n);
+            if (Recorder.ShouldRecord(c, a, b))
+            {
+                Debug.Assert(!ta && !tb, "a transposed product records as t() and mm");
+                Recorder.Record(c, OpKind.Mm, result, a, b);
+            }
             return result;
         }
 
-        public static int Mv(TensorContext c, int a, int v)
+        private static int Mv(TensorContext c, int a, bool ta, int v)
         {
             ref TensorRecord ra = ref c.Records[a];
             ref TensorRecord rv = ref c.Records[v];
             if (ra.Rank != 2 || rv.Rank != 1) ThrowHelper.MatMulShapes(new Size(ra.Shape, ra.Rank), new Size(rv.Shape, rv.Rank));
-            if (ra.Shape[1] != rv.Shape[0]) ThrowHelper.MvSize(ra.Shape[0], ra.Shape[1], rv.Shape[0]);
+            int m = ra.Shape[ta ? 1 : 0], k = ra.Shape[ta ? 0 : 1];
+            if (k != rv.Shape[0]) ThrowHelper.MvSize(m, k, rv.Shape[0]);
             if (ra.DType != rv.DType) ThrowHelper.ScalarTypeMismatch(ra.DType, rv.DType);
-            int m = ra.Shape[0], k = ra.Shape[1];
             int result = c.NewTensor(ra.DType, [m], zero: false);
-            Multiply(c, a, v, result, m, k, 1);
-            if (Recorder.ShouldRecord(c, a, v)) Recorder.Record(c, OpKind.Mv, result, a, v);
+            Multiply(c, a, ta, v, false, result, m, k, 1);
+            if (Recorder.ShouldRecord(c, a, v))
+            {
+                Debug.Assert(!ta, "a transposed product records as t() and mv");
+                Recorder.Record(c, OpKind.Mv, result, a, v);
+            }
             return result;
         }
 
@@ -124,20 +154,23 @@ namespace AutogradFast.Ops
         }
 
         /// <summary>
-        /// result = a · b for a [m, k] and b [k, n] (or a vector [k] when n = 1).
-        /// A transposed view of a contiguous matrix is read in place through the NT or TN layout (the
-        /// backward products <c>grad · otherᵀ</c> and <c>selfᵀ · grad</c> never copy); any other layout,
-        /// or a dtype other than the result's, is copied contiguous first.
+        /// result = a · b for a [m, k] and b [k, n] (or a vector [k] when n = 1), where <paramref name="ta"/>
+        /// says a is stored as its transpose [k, m] (<paramref name="tb"/> likewise). A matrix whose rows or
+        /// whose columns are contiguous is read in place through the NN, NT or TN layout (the backward
+        /// products <c>grad · otherᵀ</c> and <c>selfᵀ · grad</c> never copy); any other layout, or a dtype
+        /// other than the result's, is copied contiguous first.
         /// </summary>
-        private static void Multiply(TensorContext c, int a, int b, int result, int m, int k, int n)
+        private static void Multiply(TensorContext c, int a, bool ta, int b, bool tb, int result, int m, int k, int n)
         {
             DType dtype = c.Records[result].DType;
-            int ca = GemmOperand(c, a, dtype, m, k, out bool aTransposed);
-            int cb = GemmOperand(c, b, dtype, k, n, out bool bTransposed);
+            int ca = GemmOperand(c, a, ta, dtype, m, k, out bool aTransposed);
+            int cb = GemmOperand(c, b, tb, dtype, k, n, out bool bTransposed);
             if (aTransposed && bTransposed)
             {
-                // No TT kernel: read b through a contiguous copy.
-                int copy = StridedCopy.Clone(c, b, temporary: true);
+                // No TT kernel: read b through a row-major copy of its [k, n] matrix.
+                int rowMajor = tb ? TransposedView(c, cb) : cb;
+                int copy = StridedCopy.Clone(c, rowMajor, temporary: true);
+                if (rowMajor != cb) c.ReleaseTemporary(rowMajor);
                 ReleaseIfCopy(c, cb, b);
                 cb = copy;
                 bTransposed = false;
@@ -155,22 +188,34 @@ namespace AutogradFast.Ops
         }
 
         /// <summary>
-        /// An operand of logical shape [rows, cols] (a vector is one row or one column): itself when its
-        /// rows are contiguous, itself marked transposed when its columns are (the transpose of a contiguous
-        /// [cols, rows] matrix), else a contiguous temporary (also when its dtype is not <paramref name="dtype"/>).
+        /// An operand of logical shape [rows, cols] (a vector is one row or one column), stored as its
+        /// transpose when <paramref name="storedTransposed"/>: itself, and whether the GEMM reads it
+        /// transposed (its logical columns are contiguous); else a contiguous temporary of what is stored
+        /// (also when its dtype is not <paramref name="dtype"/>).
         /// </summary>
-        private static int GemmOperand(TensorContext c, int slot, DType dtype, int rows, int cols, out bool transposed)
+        private static int GemmOperand(TensorContext c, int slot, bool storedTransposed, DType dtype, int rows, int cols, out bool transposed)
         {
-            transposed = false;
+            transposed = storedTransposed;
             ref TensorRecord r = ref c.Records[slot];
             if (r.DType != dtype) return StridedCopy.CastToTemporary(c, slot, dtype);
             if (r.IsContiguous || r.IsPending) return slot;
-            if (r.Rank == 2 && (r.Strides[0] == 1 || rows == 1) && (r.Strides[1] == rows || cols == 1))
+            int storedRows = storedTransposed ? cols : rows, storedCols = storedTransposed ? rows : cols;
+            if (r.Rank == 2 && (r.Strides[0] == 1 || storedRows == 1) && (r.Strides[1] == storedRows || storedCols == 1))
             {
-                transposed = true;
+                transposed = !storedTransposed; // column-major as stored
                 return slot;
             }
             return StridedCopy.Clone(c, slot, temporary: true);
+        }
+
+        /// <summary>A temporary transposed view of a matrix, with no history (for the copy of a stored-transposed operand).</summary>
+        private static int TransposedView(TensorContext c, int slot)
+        {
+            ref TensorRecord r = ref c.Records[slot];
+            Dims strides = default;
+            strides[0] = r.Strides[1];
+            strides[1] = r.Strides[0];
+            return c.NewView(slot, [r.Shape[1], r.Shape[0]], strides, r.Offset, temporary: true);
         }
 
         private static void Run<T>(GemmLayout layout, T* a, T* b, T* result, int m, int k, int n) where T : unmanaged, System.Numerics.INumber<T>
@@ -210,15 +255,15 @@ namespace AutogradFast.Ops
         // mm: self: grad.mm(mat2.t()); mat2: self.t().mm(grad)
         private static void MmRule(ref Backward b)
         {
-            if (b.Needs(0)) b.Out(0, Var.Mm(b.Grad, b.Other.T()));
-            if (b.Needs(1)) b.Out(1, Var.Mm(b.Self.T(), b.Grad));
+            if (b.Needs(0)) b.Out(0, Var.MmT(b.Grad, b.Other));
+            if (b.Needs(1)) b.Out(1, Var.TMm(b.Self, b.Grad));
         }
 
         // mv: self: grad.ger(vec) = grad.unsqueeze(1) * vec (an outer product by broadcasting); vec: self.t().mv(grad)
         private static void MvRule(ref Backward b)
         {
             if (b.Needs(0)) b.Out(0, b.Grad.Unsqueeze(1) * b.Other);
-            if (b.Needs(1)) b.Out(1, Var.Mv(b.Self.T(), b.Grad));
+            if (b.Needs(1)) b.Out(1, Var.TMv(b.Self, b.Grad));
         }
     }
 }

@@ -83,6 +83,15 @@ internal readonly struct Var
     public static Var Mm(Var a, Var b) => a.Make(Products.Mm(a.C, a.Slot, b.Slot));
     public static Var Mv(Var a, Var v) => a.Make(Products.Mv(a.C, a.Slot, v.Slot));
 
+    /// <summary><c>a.mm(b.t())</c>: unrecorded, b is read transposed in place (no view made).</summary>
+    public static Var MmT(Var a, Var b) => a.Make(Products.MmTransposed(a.C, a.Slot, false, b.Slot, true));
+
+    /// <summary><c>a.t().mm(b)</c>: unrecorded, a is read transposed in place (no view made).</summary>
+    public static Var TMm(Var a, Var b) => a.Make(Products.MmTransposed(a.C, a.Slot, true, b.Slot, false));
+
+    /// <summary><c>a.t().mv(v)</c>: unrecorded, a is read transposed in place (no view made).</summary>
+    public static Var TMv(Var a, Var v) => a.Make(Products.MvTransposed(a.C, a.Slot, v.Slot));
+
     // ---- views ----
     public Var T() => Make(Views.T(C, Slot));
     public Var Transpose(int dim0, int dim1) => Make(Views.Transpose(C, Slot, dim0, dim1, OpKind.Transpose));

@@ -90,6 +90,10 @@ public class LayoutMatrixTests
         ["mv"] = ((a, b) => Tensor.Mv(a, b), [3, 4], [4]),
         ["matmul_1d_2d"] = ((a, b) => Tensor.MatMul(a, b), [4], [4, 3]),
         ["matmul_2d_2d"] = ((a, b) => Tensor.MatMul(a, b), [5, 4], [4, 2]),
+        // The upstream gradient in other layouts: column-major (t()'s rule) and stride 0 (sum's), read by mm's and mv's rules.
+        ["mm_then_t"] = ((a, b) => Tensor.Mm(a, b).T(), [3, 4], [4, 5]),
+        ["mm_then_sum"] = ((a, b) => Tensor.Mm(a, b).Sum(), [3, 4], [4, 5]),
+        ["mv_then_sum"] = ((a, b) => Tensor.Mv(a, b).Sum(), [3, 4], [4]),
     };
 
     /// <summary>

@@ -134,6 +134,7 @@ internal static unsafe class Engine
 
         private const byte Capture = 1, Propagate = 2;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // built in place on Run's stack: out of line, each reference field took a checked write barrier
         public Pass(TensorContext c, bool retain, bool create, int[] targets, int[]? results)
         {
             _c = c;

@@ -9,7 +9,8 @@ internal static class OpSupport
     public static TensorContext ContextOf(Tensor a, Tensor b)
     {
         TensorContext c = a.Ctx;
-        if (b.Ctx != c) ThrowHelper.ForeignTensor<int>();
+        // b in the context a's check entered needs only its generation checked; anything else takes b's full check.
+        if (!b.IsLiveIn(c) && b.Ctx != c) ThrowHelper.ForeignTensor<int>();
         return c;
     }
 

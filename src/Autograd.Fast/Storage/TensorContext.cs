@@ -438,11 +438,15 @@ internal sealed unsafe partial class TensorContext
 
     private int _ruleTemporariesKeptSinceMark;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // once per gradient a rule makes; the growth stays out of line
     private void AddRuleTemporary(int slot)
     {
-        if (_ruleTemporaryCount == _ruleTemporaries.Length) Array.Resize(ref _ruleTemporaries, _ruleTemporaries.Length * 2);
+        if (_ruleTemporaryCount == _ruleTemporaries.Length) GrowRuleTemporaries();
         _ruleTemporaries[_ruleTemporaryCount++] = slot;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowRuleTemporaries() => Array.Resize(ref _ruleTemporaries, _ruleTemporaries.Length * 2);
 
     /// <summary>Whether the engine owns <paramref name="slot"/> (and may release it; it writes into it only when it is not shared).</summary>
     public bool IsEngineOwned(int slot) => Records[slot].ScopeDepth == TensorRecord.EngineTemporary;

@@ -37,6 +37,13 @@ public readonly partial struct Tensor
         }
     }
 
+    /// <summary>
+    /// Whether this handle is a live tensor of <paramref name="c"/>, a context this thread already holds
+    /// (a second operand's check: no thread check again). False sends the caller to the full check, <see cref="Ctx"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool IsLiveIn(TensorContext c) => ReferenceEquals(Context, c) && c.Records[Slot].Generation == Generation;
+
     internal int Slot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -113,7 +113,11 @@ namespace AutogradFast.Ops
         /// PyTorch's result_type for two tensors: a 0-d tensor decides the dtype only when its category
         /// (bool &lt; integer &lt; floating) is above the other tensor's, so float32 (2,3) * float64 () is float32.
         /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // one compare in the common case, equal dtypes
         public static DType PromoteOperands(in TensorRecord a, in TensorRecord b)
+            => a.DType == b.DType ? a.DType : PromoteMixedOperands(a, b);
+
+        private static DType PromoteMixedOperands(in TensorRecord a, in TensorRecord b)
         {
             if ((a.Rank == 0) == (b.Rank == 0)) return DTypeInfo.Promote(a.DType, b.DType);
             (DType dimensioned, DType zeroDim) = a.Rank == 0 ? (b.DType, a.DType) : (a.DType, b.DType);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AutogradFast.Graph;
 using AutogradFast.Ops;
 using AutogradFast.Simd;
@@ -297,10 +298,16 @@ namespace AutogradFast.Ops
         /// As PyTorch: the out-of-place op's result type must cast to the target's dtype without losing its
         /// kind (a float result into an int64 tensor, anything but bool into a bool tensor, is refused).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // the optimizer step's case is one test, without a call
         private static void CheckResultCastsToTarget(TensorContext c, OpKind kind, int target, int source, Scalar s)
         {
+            // Any result casts to a floating-point target: no promotion to work out.
+            if (!c.Records[target].DType.IsFloatingPoint()) CheckResultCastsToIntegralTarget(c, kind, target, source, s);
+        }
+
+        private static void CheckResultCastsToIntegralTarget(TensorContext c, OpKind kind, int target, int source, Scalar s)
+        {
             DType t = c.Records[target].DType;
-            if (t.IsFloatingPoint()) return; // any result casts to a floating-point target (the optimizer step's case: no promotion worked out)
             DType result = source >= 0 ? Arithmetic.PromoteOperands(c.Records[target], c.Records[source]) : OpSupport.WithScalar(t, s.IsIntegral);
             if (kind is OpKind.Div or OpKind.DivScalar) result = OpSupport.FloatingResult(result); // true division
             bool casts = result == t || (t == DType.Int64 && result == DType.Bool);
@@ -310,7 +317,13 @@ namespace AutogradFast.Ops
         private static Operand Substitute(Operand operand, int slot, int replacement)
             => !operand.IsScalar && operand.Slot == slot ? Operand.Of(replacement) : operand;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // the common case, equal shapes, without working out a broadcast shape
         private static void CheckBroadcastsInto(TensorContext c, int source, int target)
+        {
+            if (!Broadcasting.SameShape(c.Records[source], c.Records[target])) CheckBroadcastsIntoSlow(c, source, target);
+        }
+
+        private static void CheckBroadcastsIntoSlow(TensorContext c, int source, int target)
         {
             ref TensorRecord s = ref c.Records[source];
             ref TensorRecord t = ref c.Records[target];
@@ -335,11 +348,18 @@ namespace AutogradFast.Ops
         }
 
         /// <summary><paramref name="source"/>, or a contiguous copy of it when it shares memory with <paramref name="target"/> in another arrangement.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // usually different memory: two loads and a compare
         public static int SeparateFrom(TensorContext c, int source, int target)
         {
             ref TensorRecord s = ref c.Records[source];
+            if (source == target || s.Storage != c.Records[target].Storage || s.IsPending) return source;
+            return SeparateSharedFrom(c, source, target);
+        }
+
+        private static int SeparateSharedFrom(TensorContext c, int source, int target)
+        {
+            ref TensorRecord s = ref c.Records[source];
             ref TensorRecord t = ref c.Records[target];
-            if (source == target || s.Storage != t.Storage || s.IsPending) return source;
             bool sameArrangement = s.Offset == t.Offset && s.Rank == t.Rank && Broadcasting.SameShape(s, t);
             for (int i = 0; sameArrangement && i < s.Rank; i++) sameArrangement = s.Strides[i] == t.Strides[i];
             return sameArrangement ? source : StridedCopy.Clone(c, source, temporary: true);

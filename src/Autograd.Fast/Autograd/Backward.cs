@@ -22,6 +22,23 @@ internal ref struct Backward
     /// <summary>The gradient arriving at the node's output.</summary>
     public readonly Var Grad;
 
+    /// <summary>
+    /// <see cref="Grad"/> for the rule's last read of it: an elementwise op on it (scalar mul and div,
+    /// mul, the fused backward kernels) writes its result into it instead of a new tensor, when the
+    /// result has its shape and dtype and nothing else can see it: the engine alone holds it
+    /// (<see cref="TensorContext.IsWritableGradient"/>; a gradient a hook was given belongs to the
+    /// user's scope, a shared one to several inputs), and it is small enough that the op would not be
+    /// deferred for fusion. Under createGraph it is <see cref="Grad"/>, and the op records as usual.
+    /// </summary>
+    public readonly Var LastGrad
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => new(C, Grad.Slot, overwritable: GradIsOverwritable());
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // the rules that read LastGrad stay small
+    private readonly bool GradIsOverwritable() => C.IsWritableGradient(Grad.Slot, maxElements: C.FusionMinElements);
+
     public Backward(TensorContext c, ref Node node, int index, int grad, Span<int> outputs)
     {
         C = c;

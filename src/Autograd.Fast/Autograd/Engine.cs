@@ -375,8 +375,7 @@ internal static unsafe class Engine
         /// <summary>a + b as the engine's: in place into a when the engine alone owns a's dense memory, else a new tensor (recorded under createGraph).</summary>
         private readonly int Sum(int a, int b)
         {
-            if (!_create && _c.IsEngineOwned(a) && !_c.IsShared(a) && _c.Records[a].OwnsDenseMemory && !_c.Records[a].IsPending
-                && ((_c.Records[a].Flags | _c.Records[b].Flags) & _c.TangentMask) == 0) // tangents follow the out-of-place sum
+            if (!_create && _c.IsWritableGradient(a) && (_c.Records[b].Flags & _c.TangentMask) == 0) // tangents follow the out-of-place sum
             {
                 Accumulate.AddInto(_c, a, b);
                 Discard(b);

@@ -84,6 +84,15 @@ namespace AutogradFast.Ops
         }
 
         public static int Binary<TOp>(TensorContext c, int a, int b, OpKind kind) where TOp : struct, IElementwiseOperator
+            => Binary<TOp>(c, a, b, kind, reusable: -1);
+
+        /// <summary><see cref="Binary{TOp}(TensorContext, int, int, OpKind)"/> with its result written into <paramref name="reusable"/> where it fits (a rule's <see cref="Graph.Backward.LastGrad"/>).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        public static int BinaryReusing<TOp>(TensorContext c, int a, int b, OpKind kind, int reusable) where TOp : struct, IElementwiseOperator
+            => Binary<TOp>(c, a, b, kind, reusable);
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // one body for both: the public ops' -1 folds away
+        private static int Binary<TOp>(TensorContext c, int a, int b, OpKind kind, int reusable) where TOp : struct, IElementwiseOperator
         {
             ref TensorRecord ra = ref c.Records[a];
             ref TensorRecord rb = ref c.Records[b];
@@ -91,7 +100,9 @@ namespace AutogradFast.Ops
             if (kind == OpKind.Div) dtype = FloatingResult(dtype); // true division
             if (dtype == DType.Bool) ThrowHelper.BoolArithmetic(OpRows.Symbol(kind));
             int rank = Broadcasting.BroadcastShape(ra, rb, out Dims shape);
-            int result = Elementwise<TOp>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(a), Operand.Of(b), Operand.None);
+            int result = reusable >= 0
+                ? ElementwiseReusing<TOp>(c, reusable, dtype, shape.AsSpan(rank), Operand.Of(a), Operand.Of(b), Operand.None)
+                : Elementwise<TOp>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(a), Operand.Of(b), Operand.None);
             if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, kind, result, a, b);
             return result;
         }
@@ -141,7 +152,7 @@ namespace AutogradFast.Ops
         /// per call site, so a rule that calls it (<c>b.Grad * b.Scalar</c>) stays small enough to inline.
         /// </summary>
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // into its Tensor and Var operators: one call level less per op
-        public static int Scalar<TOp>(TensorContext c, int a, double s, bool scalarIsIntegral, OpKind kind) where TOp : struct, IElementwiseOperator
+        public static int Scalar<TOp>(TensorContext c, int a, double s, bool scalarIsIntegral, OpKind kind, int reusable = -1) where TOp : struct, IElementwiseOperator
         {
             DType dtype = c.Records[a].DType;
             if (!dtype.IsFloatingPoint())
@@ -152,7 +163,11 @@ namespace AutogradFast.Ops
             }
             Operand x = Operand.Of(a), k = Operand.Of(s);
             bool reversed = kind == OpKind.RsubScalar;
-            int result = Map<TOp>(c, a, dtype, reversed ? k : x, reversed ? x : k);
+            // A reusable gradient (a rule's last read of it, see Backward.LastGrad) takes the result out
+            // of line; every other call passes -1, a constant the inlined branch folds away.
+            int result = reusable >= 0
+                ? MapReusing<TOp>(c, reusable, a, dtype, reversed ? k : x, reversed ? x : k)
+                : Map<TOp>(c, a, dtype, reversed ? k : x, reversed ? x : k);
             if (Recorder.ShouldRecord(c, a)) Recorder.Record(c, kind, result, a, scalar: s);
             return result;
         }
@@ -177,11 +192,11 @@ namespace AutogradFast.Ops
         /// <c>a * (k * b)</c> in one kernel (a gradient times a constant multiple of a saved value: pow 2's
         /// and x * x's rules). Differentiable in turn: its row is <see cref="ScaledMulBackward"/>.
         /// </summary>
-        public static int ScaledMul(TensorContext c, int a, int b, double k, OpKind kind = OpKind.ScaledMul)
+        public static int ScaledMul(TensorContext c, int a, int b, double k, OpKind kind = OpKind.ScaledMul, int reusable = -1)
         {
             ref TensorRecord ra = ref c.Records[a];
             int rank = Broadcasting.BroadcastShape(ra, c.Records[b], out Dims shape);
-            int result = Elementwise<GradTimesScaledOperator>(c, PromoteOperands(ra, c.Records[b]), shape.AsSpan(rank), temporary: false, Operand.Of(a), Operand.Of(b), Operand.Of(k));
+            int result = ElementwiseReusing<GradTimesScaledOperator>(c, reusable, PromoteOperands(ra, c.Records[b]), shape.AsSpan(rank), Operand.Of(a), Operand.Of(b), Operand.Of(k));
             if (Recorder.ShouldRecord(c, a, b)) Recorder.Record(c, kind, result, a, b, scalar: k);
             return result;
         }
@@ -215,7 +230,7 @@ namespace AutogradFast.Ops
         private static void AddAlphaBackward(ref Backward b)
         {
             b.Out(0, b.Grad);
-            if (b.Needs(1)) b.Out(1, b.Grad * b.Scalar);
+            if (b.Needs(1)) b.Out(1, b.Grad * b.Scalar); // not LastGrad: input 0 holds grad itself
         }
 
         // add/sub with a scalar: self: grad
@@ -237,15 +252,15 @@ namespace AutogradFast.Ops
             if (b.InputsAreOneTensor)
             {
                 // x * x: both gradients reach one tensor; grad * (2 * x) equals grad*x + grad*x bit for bit.
-                b.Out(0, Var.DoubledProduct(b.Grad, b.Self));
+                b.Out(0, Var.DoubledProduct(b.LastGrad, b.Self));
                 return;
             }
-            if (b.Needs(0)) b.Out(0, b.Grad * b.Other);
-            if (b.Needs(1)) b.Out(1, b.Grad * b.Self);
+            if (b.Needs(0)) b.Out(0, (b.Needs(1) ? b.Grad : b.LastGrad) * b.Other);
+            if (b.Needs(1)) b.Out(1, b.LastGrad * b.Self);
         }
 
         // mul by a scalar: self: grad * other
-        private static void MulScalarBackward(ref Backward b) => b.Out(0, b.Grad * b.Scalar);
+        private static void MulScalarBackward(ref Backward b) => b.Out(0, b.LastGrad * b.Scalar);
 
         // div: self: grad / other; other: div_tensor_other_backward = -grad * ((self / other) / other)
         private static void DivBackward(ref Backward b)
@@ -255,7 +270,7 @@ namespace AutogradFast.Ops
         }
 
         // div by a scalar: self: grad / other
-        private static void DivScalarBackward(ref Backward b) => b.Out(0, b.Grad / b.Scalar);
+        private static void DivScalarBackward(ref Backward b) => b.Out(0, b.LastGrad / b.Scalar);
 
         // reciprocal: self: -grad * (result * result)
         private static void ReciprocalBackward(ref Backward b) => b.Out(0, -b.Grad * (b.Result * b.Result));

@@ -72,18 +72,18 @@ namespace AutogradFast.Ops
         /// pow's backward kernel, <c>grad * (p * self^(p-1))</c> in PyTorch's order (zeros for p = 0),
         /// one pass where p is 2. An op with a derivative of its own (<see cref="PowBackwardRow"/>).
         /// </summary>
-        public static int PowBackward(TensorContext c, int grad, int self, double p)
+        public static int PowBackward(TensorContext c, int grad, int self, double p, int reusable = -1)
         {
             ref TensorRecord g = ref c.Records[grad];
             int rank = Broadcasting.BroadcastShape(g, c.Records[self], out Dims shape);
             DType dtype = g.DType;
             int result;
             if (p == 0) result = c.NewTensor(dtype, shape.AsSpan(rank), zero: true);
-            else if (p == 2) result = Elementwise<GradTimesScaledOperator>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(grad), Operand.Of(self), Operand.Of(p));
+            else if (p == 2) result = ElementwiseReusing<GradTimesScaledOperator>(c, reusable, dtype, shape.AsSpan(rank), Operand.Of(grad), Operand.Of(self), Operand.Of(p));
             else
             {
                 int power = PowForward(c, self, p - 1, dtype, temporary: true); // inside the fused kernel: never part of a graph
-                result = Elementwise<GradTimesScaledOperator>(c, dtype, shape.AsSpan(rank), temporary: false, Operand.Of(grad), Operand.Of(power), Operand.Of(p));
+                result = ElementwiseReusing<GradTimesScaledOperator>(c, reusable, dtype, shape.AsSpan(rank), Operand.Of(grad), Operand.Of(power), Operand.Of(p));
                 c.ReleaseTemporary(power);
             }
             if (Recorder.ShouldRecord(c, grad, self)) Recorder.Record(c, OpKind.PowBackward, result, grad, self, scalar: p);
@@ -115,16 +115,16 @@ namespace AutogradFast.Ops
         }
 
         /// <summary>The fused backward kernels of tanh, sigmoid and relu: <c>kernel(grad, result)</c>, differentiable in turn.</summary>
-        public static int FusedBackward(TensorContext c, int grad, int result, OpKind kind)
+        public static int FusedBackward(TensorContext c, int grad, int result, OpKind kind, int reusable = -1)
         {
             ref TensorRecord g = ref c.Records[grad];
             int rank = Broadcasting.BroadcastShape(g, c.Records[result], out Dims shape);
             Operand x = Operand.Of(grad), y = Operand.Of(result);
             int output = kind switch
             {
-                OpKind.TanhBackward => Elementwise<TanhGradOperator>(c, g.DType, shape.AsSpan(rank), temporary: false, x, y, default),
-                OpKind.SigmoidBackward => Elementwise<SigmoidGradOperator>(c, g.DType, shape.AsSpan(rank), temporary: false, x, y, default),
-                OpKind.ThresholdBackward => Elementwise<ReluGradOperator>(c, g.DType, shape.AsSpan(rank), temporary: false, x, y, default),
+                OpKind.TanhBackward => ElementwiseReusing<TanhGradOperator>(c, reusable, g.DType, shape.AsSpan(rank), x, y, default),
+                OpKind.SigmoidBackward => ElementwiseReusing<SigmoidGradOperator>(c, reusable, g.DType, shape.AsSpan(rank), x, y, default),
+                OpKind.ThresholdBackward => ElementwiseReusing<ReluGradOperator>(c, reusable, g.DType, shape.AsSpan(rank), x, y, default),
                 _ => ThrowHelper.NotAnOpOf<int>(kind, "FusedBackward"),
             };
             if (Recorder.ShouldRecord(c, grad, result)) Recorder.Record(c, kind, output, grad, result);
@@ -146,7 +146,7 @@ namespace AutogradFast.Ops
         internal static readonly OpRow ThresholdBackwardRow = new("ThresholdBackwardBackward0", Saves.Other, &ThresholdBackwardRule);
 
         // pow: self: pow_backward(grad, self, exponent)     = grad * (exponent * self^(exponent - 1))
-        private static void PowRule(ref Backward b) => b.Out(0, Var.PowBackward(b.Grad, b.Self, b.Scalar));
+        private static void PowRule(ref Backward b) => b.Out(0, Var.PowBackward(b.LastGrad, b.Self, b.Scalar));
 
         // exp: self: grad * result
         private static void ExpRule(ref Backward b) => b.Out(0, b.Grad * b.Result);
@@ -155,13 +155,13 @@ namespace AutogradFast.Ops
         private static void LogRule(ref Backward b) => b.Out(0, b.Grad / b.Self);
 
         // tanh: self: tanh_backward(grad, result)           = grad * (1 - result^2)
-        private static void TanhRule(ref Backward b) => b.Out(0, Var.TanhBackward(b.Grad, b.Result));
+        private static void TanhRule(ref Backward b) => b.Out(0, Var.TanhBackward(b.LastGrad, b.Result));
 
         // sigmoid: self: sigmoid_backward(grad, result)     = grad * (1 - result) * result
-        private static void SigmoidRule(ref Backward b) => b.Out(0, Var.SigmoidBackward(b.Grad, b.Result));
+        private static void SigmoidRule(ref Backward b) => b.Out(0, Var.SigmoidBackward(b.LastGrad, b.Result));
 
         // relu: self: threshold_backward(grad, result, 0)   = result > 0 ? grad : 0
-        private static void ReluRule(ref Backward b) => b.Out(0, Var.ThresholdBackward(b.Grad, b.Result));
+        private static void ReluRule(ref Backward b) => b.Out(0, Var.ThresholdBackward(b.LastGrad, b.Result));
 
         // pow_backward(grad, self, p): grad: pow_backward(g, self, p); self: pow_backward(g * grad, self, p - 1) * p
         private static void PowBackwardRule(ref Backward b)

@@ -55,6 +55,33 @@ internal static class OpSupport
         return result;
     }
 
+    /// <summary>
+    /// op(x, y, z) written into <paramref name="reusable"/> when it is given (a gradient its rule may
+    /// overwrite, <see cref="Graph.Backward.LastGrad"/>) and has the result's dtype and shape; else a
+    /// new tensor, as <see cref="Elementwise{TOp}"/>. The kernels read and write each element at one
+    /// index, so the operand being overwritten is read before its element is written.
+    /// </summary>
+    public static int ElementwiseReusing<TOp>(TensorContext c, int reusable, DType dtype, ReadOnlySpan<int> shape, Operand x, Operand y, Operand z)
+        where TOp : struct, IElementwiseOperator
+    {
+        if (reusable >= 0 && c.Records[reusable].DType == dtype && Broadcasting.SameShape(c.Records[reusable], shape))
+        {
+            Executor.Run<TOp>(c, x, y, z, reusable);
+            c.GradientsOverwritten++;
+            return reusable;
+        }
+        return Elementwise<TOp>(c, dtype, shape, temporary: false, x, y, z);
+    }
+
+    /// <summary><see cref="Map{TOp}"/> through <see cref="ElementwiseReusing{TOp}"/>, out of line: the rules that inline a scalar op stay small.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    public static int MapReusing<TOp>(TensorContext c, int reusable, int like, DType dtype, Operand x, Operand y = default, Operand z = default)
+        where TOp : struct, IElementwiseOperator
+    {
+        ref TensorRecord r = ref c.Records[like];
+        return ElementwiseReusing<TOp>(c, reusable, dtype, r.Shape.AsSpan(r.Rank), x, y, z);
+    }
+
     /// <summary>A contiguous engine-temporary copy of a gradient (dense memory is copied as bytes; anything else through the executor).</summary>
     public static unsafe int CopyOf(TensorContext c, int grad)
     {

@@ -114,7 +114,7 @@ namespace AutogradFast.Ops
         private static void MeanRule(ref Backward b)
         {
             Var x = b.Input(0);
-            b.Out(0, (b.Grad / b.Scalar).Expand(x.Shape, x.Rank));
+            b.Out(0, (b.LastGrad / b.Scalar).Expand(x.Shape, x.Rank));
         }
 
         // norm: self: self * (grad / result), 0 where result is 0 (PyTorch masks it)

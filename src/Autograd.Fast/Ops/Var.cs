@@ -16,12 +16,29 @@ internal readonly struct Var
     public readonly TensorContext C;
     public readonly int Slot;
 
+    /// <summary>
+    /// Only on a rule's <see cref="Backward.LastGrad"/>: the elementwise ops that can (scalar mul and
+    /// div, the fused backward kernels) write their result into this tensor instead of a new one.
+    /// </summary>
+    private readonly bool _overwritable;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Var(TensorContext c, int slot)
     {
         C = c;
         Slot = slot;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Var(TensorContext c, int slot, bool overwritable)
+    {
+        C = c;
+        Slot = slot;
+        _overwritable = overwritable;
+    }
+
+    /// <summary>The slot an op may write its same-shaped, same-dtype result into, or -1.</summary>
+    private int Reusable => _overwritable ? Slot : -1;
 
     public ref TensorRecord Record
     {
@@ -46,30 +63,32 @@ internal readonly struct Var
     // ---- arithmetic ----
     public static Var operator +(Var a, Var b) => a.Make(Arithmetic.Binary<AddOperator>(a.C, a.Slot, b.Slot, OpKind.Add));
     public static Var operator -(Var a, Var b) => a.Make(Arithmetic.Binary<SubtractOperator>(a.C, a.Slot, b.Slot, OpKind.Sub));
-    public static Var operator *(Var a, Var b) => a.Make(Arithmetic.Binary<MultiplyOperator>(a.C, a.Slot, b.Slot, OpKind.Mul));
+    public static Var operator *(Var a, Var b) => a.Make(a._overwritable
+        ? Arithmetic.BinaryReusing<MultiplyOperator>(a.C, a.Slot, b.Slot, OpKind.Mul, a.Slot)
+        : Arithmetic.Binary<MultiplyOperator>(a.C, a.Slot, b.Slot, OpKind.Mul));
     public static Var operator /(Var a, Var b) => a.Make(Arithmetic.Binary<DivideOperator>(a.C, a.Slot, b.Slot, OpKind.Div));
     public static Var operator +(Var a, double s) => a.Make(Arithmetic.Scalar<AddOperator>(a.C, a.Slot, s, false, OpKind.AddScalar));
     public static Var operator -(Var a, double s) => a.Make(Arithmetic.Scalar<SubtractOperator>(a.C, a.Slot, s, false, OpKind.SubScalar));
     public static Var operator -(double s, Var a) => a.Make(Arithmetic.Scalar<SubtractOperator>(a.C, a.Slot, s, false, OpKind.RsubScalar));
-    public static Var operator *(Var a, double s) => a.Make(Arithmetic.Scalar<MultiplyOperator>(a.C, a.Slot, s, false, OpKind.MulScalar));
-    public static Var operator /(Var a, double s) => a.Make(Arithmetic.Scalar<DivideOperator>(a.C, a.Slot, s, false, OpKind.DivScalar));
+    public static Var operator *(Var a, double s) => a.Make(Arithmetic.Scalar<MultiplyOperator>(a.C, a.Slot, s, false, OpKind.MulScalar, a.Reusable));
+    public static Var operator /(Var a, double s) => a.Make(Arithmetic.Scalar<DivideOperator>(a.C, a.Slot, s, false, OpKind.DivScalar, a.Reusable));
     public static Var operator -(Var a) => a.Make(Arithmetic.Neg(a.C, a.Slot));
 
     /// <summary><c>a * (k * b)</c> in one kernel.</summary>
     public static Var ScaledMul(Var a, Var b, double k) => a.Make(Arithmetic.ScaledMul(a.C, a.Slot, b.Slot, k));
 
     /// <summary><c>grad * x + grad * x</c> (x * x's and x.dot(x)'s gradient) as <c>grad * (2 * x)</c>: the same bits, one kernel.</summary>
-    public static Var DoubledProduct(Var grad, Var x) => grad.Make(Arithmetic.ScaledMul(grad.C, grad.Slot, x.Slot, 2, OpKind.DoubledProduct));
+    public static Var DoubledProduct(Var grad, Var x) => grad.Make(Arithmetic.ScaledMul(grad.C, grad.Slot, x.Slot, 2, OpKind.DoubledProduct, grad.Reusable));
 
     // ---- elementwise functions and their fused backward kernels ----
     public Var Pow(double p) => Make(Exponential.Pow(C, Slot, p));
     public Var Log() => Make(Exponential.Transcendental(C, Slot, OpKind.Log));
 
     /// <summary><c>grad * (p * self^(p-1))</c> as one kernel (pow's rule).</summary>
-    public static Var PowBackward(Var grad, Var self, double p) => grad.Make(Exponential.PowBackward(grad.C, grad.Slot, self.Slot, p));
-    public static Var TanhBackward(Var grad, Var result) => grad.Make(Exponential.FusedBackward(grad.C, grad.Slot, result.Slot, OpKind.TanhBackward));
-    public static Var SigmoidBackward(Var grad, Var result) => grad.Make(Exponential.FusedBackward(grad.C, grad.Slot, result.Slot, OpKind.SigmoidBackward));
-    public static Var ThresholdBackward(Var grad, Var result) => grad.Make(Exponential.FusedBackward(grad.C, grad.Slot, result.Slot, OpKind.ThresholdBackward));
+    public static Var PowBackward(Var grad, Var self, double p) => grad.Make(Exponential.PowBackward(grad.C, grad.Slot, self.Slot, p, grad.Reusable));
+    public static Var TanhBackward(Var grad, Var result) => grad.Make(Exponential.FusedBackward(grad.C, grad.Slot, result.Slot, OpKind.TanhBackward, grad.Reusable));
+    public static Var SigmoidBackward(Var grad, Var result) => grad.Make(Exponential.FusedBackward(grad.C, grad.Slot, result.Slot, OpKind.SigmoidBackward, grad.Reusable));
+    public static Var ThresholdBackward(Var grad, Var result) => grad.Make(Exponential.FusedBackward(grad.C, grad.Slot, result.Slot, OpKind.ThresholdBackward, grad.Reusable));
 
     // ---- reductions ----
     public Var Sum() => Make(Reduction.Sum(C, Slot, OpKind.Sum));

@@ -457,6 +457,23 @@ internal sealed unsafe partial class TensorContext
     /// </summary>
     private int[] _extraHolders = [];
 
+    /// <summary>
+    /// Whether a plain backward may write into gradient <paramref name="slot"/>: the engine alone holds
+    /// it (an engine temporary, not shared), it owns its dense memory (not a view, not deferred for
+    /// fusion), and it carries no tangent. Under createGraph no gradient is an engine temporary.
+    /// </summary>
+    /// <paramref name="maxElements"/>: fewer elements than that (a rule's write into its gradient stays below the fusion threshold, where its op would be deferred).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsWritableGradient(int slot, int maxElements = int.MaxValue)
+    {
+        ref TensorRecord r = ref Records[slot]; // one lookup, cheapest tests first
+        return r.ScopeDepth == TensorRecord.EngineTemporary && (r.Flags & (TensorFlags.IsView | TangentMask)) == 0 && r.NumEl < maxElements
+            && !r.IsPending && r.IsContiguous && !IsShared(slot);
+    }
+
+    /// <summary>How many rule results went into their incoming gradient instead of a new tensor (<see cref="Graph.Backward.LastGrad"/>): for tests and diagnostics.</summary>
+    public long GradientsOverwritten;
+
     /// <summary>Whether engine temporary <paramref name="slot"/> has more than one holder: nobody writes into it, and a release lets go of one holder.</summary>
     public bool IsShared(int slot) => (uint)slot < (uint)_extraHolders.Length && _extraHolders[slot] > 0;
 

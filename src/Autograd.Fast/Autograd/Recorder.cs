@@ -142,7 +142,7 @@ internal static class Recorder
         n.Scalar = scalar;
         n.Arg0 = arg0;
         n.Arg1 = arg1;
-        Saves saves = s_saves[(int)kind];
+        Saves saves = c.SavesByKind[(int)kind];
         n.Self.Slot = n.Other.Slot = n.Result.Slot = -1;
         n.Flags = saves == Saves.None ? NodeFlags.None : NodeFlags.SavesValues;
         if ((saves & ~Saves.Scalars) != 0) SaveTensors(c, ref n, saves);
@@ -197,8 +197,8 @@ internal static class Recorder
         return node;
     }
 
-    /// <summary>Each kind's saves, copied out of the rows (a byte per kind: the recorder's only table read).</summary>
-    private static readonly Saves[] s_saves = BuildSaves();
+    /// <summary>Each kind's saves, copied out of the rows (a byte per kind: the recorder's only table read, through <see cref="TensorContext.SavesByKind"/>).</summary>
+    internal static readonly Saves[] SavesByKind = BuildSaves();
 
     private static Saves[] BuildSaves()
     {

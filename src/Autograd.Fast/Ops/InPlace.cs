@@ -231,7 +231,7 @@ namespace AutogradFast.Ops
             }
             if (record && !c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(call);
             // What the node saves is taken before the write: the old value (a copy, with its history) and the source's version.
-            int sourceVersion = sourceSlot >= 0 ? c.Version(sourceSlot) : 0;
+            int sourceVersion = record && sourceSlot >= 0 ? c.Version(sourceSlot) : 0;
             int old = record && kind is OpKind.Mul or OpKind.Div ? Copies.Clone(c, t.Slot) : t.Slot;
             c.BeforeWrite(t.Slot);
             if (c.Records[t.Slot].IsContiguous)

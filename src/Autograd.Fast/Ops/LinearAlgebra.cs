@@ -245,7 +245,7 @@ namespace AutogradFast.Ops
             if (b.InputsAreOneTensor)
             {
                 // x.dot(x): one gradient, grad * (2 * x), equal to grad*x + grad*x bit for bit.
-                b.Out(0, Var.DoubledProduct(b.LastGrad, b.Self));
+                b.Out(0, Var.DoubledProduct(b.Grad, b.Self)); // not LastGrad: the 0-d gradient never has the result's shape
                 return;
             }
             if (b.Needs(0)) b.Out(0, b.Grad * b.Other);

@@ -65,12 +65,16 @@ internal static class OpSupport
         where TOp : struct, IElementwiseOperator
     {
         if (reusable >= 0 && c.Records[reusable].DType == dtype && Broadcasting.SameShape(c.Records[reusable], shape))
-        {
-            Executor.Run<TOp>(c, x, y, z, reusable);
-            c.GradientsOverwritten++;
-            return reusable;
-        }
+            return OverwriteWith<TOp>(c, reusable, x, y, z);
         return Elementwise<TOp>(c, dtype, shape, temporary: false, x, y, z);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static int OverwriteWith<TOp>(TensorContext c, int reusable, Operand x, Operand y, Operand z) where TOp : struct, IElementwiseOperator
+    {
+        Executor.Run<TOp>(c, x, y, z, reusable);
+        c.GradientsOverwritten++;
+        return reusable;
     }
 
     /// <summary><see cref="Map{TOp}"/> through <see cref="ElementwiseReusing{TOp}"/>, out of line: the rules that inline a scalar op stay small.</summary>
@@ -79,6 +83,7 @@ internal static class OpSupport
         where TOp : struct, IElementwiseOperator
     {
         ref TensorRecord r = ref c.Records[like];
+        if (reusable == like && r.DType == dtype) return OverwriteWith<TOp>(c, reusable, x, y, z); // grad * s: shaped like the gradient itself
         return ElementwiseReusing<TOp>(c, reusable, dtype, r.Shape.AsSpan(r.Rank), x, y, z);
     }
 

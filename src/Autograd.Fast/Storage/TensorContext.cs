@@ -43,6 +43,9 @@ internal sealed unsafe partial class TensorContext
     /// <summary>Elementwise results with at least this many elements are deferred and fused (tests lower it).</summary>
     public int FusionMinElements = Ops.Fusion.DefaultMinElements;
 
+    /// <summary>The recorder's table, held here: read through the context it is one load, where the static costs a class-initialisation check per recorded op under NativeAOT.</summary>
+    public readonly Graph.Saves[] SavesByKind = Graph.Recorder.SavesByKind;
+
     private ScopeFrame[] _frames = new ScopeFrame[8];
     private int _depth; // index of the innermost open frame; 0 is the thread's root scope
 

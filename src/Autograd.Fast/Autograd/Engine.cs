@@ -485,6 +485,21 @@ internal static unsafe class Engine
         /// </summary>
         private readonly void WriteGrad(int leaf, int grad)
         {
+            // The common case inline (a plain backward adding into a dense .Grad); the rest out of line keeps the hot path to a few cache lines.
+            int existing = _c.Records[leaf].GradSlot;
+            if (_create || existing < 0 || InPlace.HasInternalOverlap(_c.Records[existing]))
+            {
+                WriteGradSlow(leaf, grad);
+                return;
+            }
+            Accumulate.AddInto(_c, existing, grad);
+            _c.BumpVersion(existing); // an in-place write, as PyTorch's grad += new_grad: a saved .Grad is caught at its backward
+            Discard(grad);
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private readonly void WriteGradSlow(int leaf, int grad)
+        {
             ref TensorRecord r = ref _c.Records[leaf];
             if (_create)
             {
@@ -507,18 +522,11 @@ internal static unsafe class Engine
                 _c.AdoptAsGrad(grad, leaf);
                 return;
             }
-            if (InPlace.HasInternalOverlap(_c.Records[r.GradSlot]))
-            {
-                // An expanded .Grad the user assigned repeats memory locations: add out of place, as a new .Grad.
-                int sum = OpSupport.GradMap<Simd.AddOperator>(_c, grad, Operand.Of(r.GradSlot), Operand.Of(grad));
-                if (_c.Records[sum].IsPending) _c.Materialize(sum);
-                Discard(grad);
-                _c.AdoptAsGrad(sum, leaf);
-                return;
-            }
-            Accumulate.AddInto(_c, r.GradSlot, grad);
-            _c.BumpVersion(r.GradSlot); // an in-place write, as PyTorch's grad += new_grad: a saved .Grad is caught at its backward
+            // An expanded .Grad the user assigned repeats memory locations: add out of place, as a new .Grad.
+            int sum = OpSupport.GradMap<Simd.AddOperator>(_c, grad, Operand.Of(r.GradSlot), Operand.Of(grad));
+            if (_c.Records[sum].IsPending) _c.Materialize(sum);
             Discard(grad);
+            _c.AdoptAsGrad(sum, leaf);
         }
 
         // ---- results of Autograd.Grad ----

@@ -6,6 +6,11 @@
 #
 #   bench/instructions/run.sh                 # this working tree
 #   bench/instructions/run.sh b96914a HEAD .  # revisions (each checked out into a temporary worktree) and trees
+#   INSTR_ICACHE=1 bench/instructions/run.sh  # also instruction-cache misses per step (slower)
+#
+# With INSTR_ICACHE=1 callgrind simulates this machine class's caches (AMD Zen 3: L1i 32 KiB 8-way,
+# L1d 48 KiB 12-way, 64-byte lines), which the tiny graphs' time follows more than their instructions
+# (their hot code is ~30 KiB: set conflicts in the L1i cost more than a few percent of instructions).
 #
 # One JSON line per (tree, workload) on stdout: {"tree":..,"rev":..,"workload":"W1","instructions_per_step":N}.
 # Needs valgrind (Debian's package) and the .NET SDK. Builds go to $INSTR_BUILD (default /tmp/af-instructions).
@@ -32,12 +37,16 @@ publish() {   # $1: tree, $2: output directory
     strip --strip-debug "$2/InstructionDriver"
 }
 
-count() {   # $1: binary, $2: workload, $3: steps -> instructions of the main thread
+CACHE_SIM=()
+[ -n "${INSTR_ICACHE:-}" ] && CACHE_SIM=(--cache-sim=yes --I1=32768,8,64 --D1=49152,12,64 --LL=33554432,16,64)
+
+count() {   # $1: binary, $2: workload, $3: steps -> instructions of the main thread [and its I1 misses]
     # The main thread's count alone: the runtime's finalizer thread calibrates its spin-wait at start-up
     # against the clock, a few hundred thousand instructions that vary with the machine's load.
     local out="$BUILD/callgrind.$$"
-    valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" "$1" "$2" "$3" >/dev/null 2>&1
-    sed -n 's/^totals: \([0-9]*\).*/\1/p' "$out-01"
+    valgrind --tool=callgrind --separate-threads=yes "${CACHE_SIM[@]}" --callgrind-out-file="$out" "$1" "$2" "$3" >/dev/null 2>&1
+    # totals: Ir (Dr Dw I1mr ... with the cache simulation)
+    sed -n 's/^totals: //p' "$out-01" | awk '{ print $1, ($4 == "" ? 0 : $4) }'
     rm -f "$out" "$out"-*
 }
 
@@ -62,6 +71,10 @@ for t in "${trees[@]}"; do
         a=$(count "$out/InstructionDriver" "$w" "$few")
         b=$(count "$out/InstructionDriver" "$w" "$many")
         [ -n "$a" ] && [ -n "$b" ] || { echo "callgrind did not report a count for $w on $tree" >&2; exit 1; }
-        echo "{\"tree\":\"$tree\",\"rev\":\"$rev\",\"workload\":\"$w\",\"instructions_per_step\":$(( (b - a) / (many - few) ))}"
+        read -r ia ma <<< "$a"
+        read -r ib mb <<< "$b"
+        icache=""
+        [ -n "${INSTR_ICACHE:-}" ] && icache=",\"icache_misses_per_step\":$(( (mb - ma) / (many - few) ))"
+        echo "{\"tree\":\"$tree\",\"rev\":\"$rev\",\"workload\":\"$w\",\"instructions_per_step\":$(( (ib - ia) / (many - few) ))$icache}"
     done
 done

@@ -497,6 +497,7 @@ internal static unsafe class Engine
             Discard(grad);
         }
 
+        /// <summary>What <see cref="WriteGrad"/> does not take inline: createGraph, a first .Grad, or (what is left) an expanded .Grad.</summary>
         [MethodImpl(MethodImplOptions.NoInlining)]
         private readonly void WriteGradSlow(int leaf, int grad)
         {

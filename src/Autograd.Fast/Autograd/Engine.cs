@@ -27,8 +27,8 @@ internal static unsafe class Engine
     public static void Backward(Tensor root, Tensor? gradient, bool? retainGraph, bool createGraph, ReadOnlySpan<Tensor> inputs)
     {
         TensorContext c = root.Ctx;
-        if (c.GradEnabled) Recorder.RefreshView(c, root.Slot); // a root that is a view whose base was written since
-        int[] targets = TargetSlots(c, inputs, forGrad: false);
+        if (c.GradEnabled && (c.Records[root.Slot].Flags & TensorFlags.IsView) != 0) Recorder.RefreshView(c, root.Slot); // a root that is a view whose base was written since
+        int[] targets = inputs.IsEmpty ? [] : TargetSlots(c, inputs, forGrad: false); // a plain backward allocates nothing
         Run(c, [root.Slot], [gradient], retainGraph ?? createGraph, createGraph, targets, results: null, allowUnused: true);
     }
 
@@ -58,7 +58,6 @@ internal static unsafe class Engine
 
     private static int[] TargetSlots(TensorContext c, ReadOnlySpan<Tensor> inputs, bool forGrad)
     {
-        if (inputs.IsEmpty) return []; // a plain backward allocates nothing
         var slots = new int[inputs.Length];
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -96,7 +95,7 @@ internal static unsafe class Engine
         int mark = create ? -1 : c.BeginRuleTemporaries();
         try
         {
-            pass.MarkTargets();
+            if (targets.Length != 0) pass.MarkTargets();
             for (int i = 0; i < roots.Length; i++) pass.Seed(roots[i], gradients[i]);
             pass.Sweep();
             pass.FinishLeaves();
@@ -109,7 +108,7 @@ internal static unsafe class Engine
         }
         finally
         {
-            pass.UnmarkTargets();
+            if (targets.Length != 0) pass.UnmarkTargets();
             if (!create) c.EndRuleTemporaries(mark, outermost: true);
             c.GradEnabled = gradMode;
             c.BackwardDepth--;
@@ -261,14 +260,10 @@ internal static unsafe class Engine
             Span<int> outputs = n.InputCount <= OutputBuffer.Length ? inline[..n.InputCount] : new int[n.InputCount];
             for (int k = 0; k < outputs.Length; k++) outputs[k] = -1; // not Span.Fill: a call, for one or two ints
             var rule = new BackwardContext(_c, ref n, index, grad, outputs);
-            OpRows.Of(n.Kind).Rule(ref rule);
+            _c.Rows[(int)n.Kind].Rule(ref rule);
             if (!_retain && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
-            for (int k = 0; k < outputs.Length; k++)
-            {
-                if (outputs[k] >= 0 && BackwardContext.Input(ref n, k, _c).Edge == Node.NoEdge) outputs[k] = -1;
-            }
             if (_checkFinite) CheckFinite(index, ref n, outputs);
-            if (!_create) ConformAndShare(index, ref n, outputs);
+            PrepareOutputs(index, ref n, outputs);
             for (int k = 0; k < outputs.Length; k++)
             {
                 if (outputs[k] < 0) continue;
@@ -281,19 +276,27 @@ internal static unsafe class Engine
         }
 
         /// <summary>
-        /// A plain backward's outputs, shaped and typed as their inputs before anything is delivered; then
-        /// one gradient handed to several inputs is shared by them, not copied: each delivery holds it
+        /// Drops the outputs for inputs that need no gradient (their edge leads nowhere). In a plain backward
+        /// the others are then shaped and typed as their inputs before anything is delivered, and one
+        /// gradient handed to several inputs is shared by them, not copied: each delivery holds it
         /// (<see cref="TensorContext.Share"/>), no delivery adds into it while it is shared, and each lets go
-        /// of its hold as it would release it.
+        /// of its hold as it would release it. One pass over the outputs: this runs once per node.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void ConformAndShare(int index, ref Node n, Span<int> outputs)
+        private readonly void PrepareOutputs(int index, ref Node n, Span<int> outputs)
         {
             for (int k = 0; k < outputs.Length; k++)
             {
                 int g = outputs[k];
                 if (g < 0) continue;
-                g = outputs[k] = Conform(index, k, BackwardContext.Input(ref n, k, _c).Slot, g);
+                ref NodeInput input = ref BackwardContext.Input(ref n, k, _c);
+                if (input.Edge == Node.NoEdge)
+                {
+                    outputs[k] = -1; // released with the rule's other temporaries
+                    continue;
+                }
+                if (_create) continue; // Deliver conforms, recording
+                g = outputs[k] = Conform(index, k, input.Slot, g);
                 for (int j = 0; j < k; j++)
                 {
                     if (outputs[j] != g) continue;
@@ -554,19 +557,23 @@ internal static unsafe class Engine
 
         // ---- saved values and failure ----
 
+        /// <summary>The node's saved values are still there and unmodified: a version compare each, inline (once per node); the error out of line.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly void CheckSavedValues(int index, ref Node n)
         {
             if ((n.Flags & NodeFlags.SavedReleased) != 0) ThrowHelper.BackwardTwice(_c.NodeName(index));
-            if (n.Self.Slot >= 0) CheckVersion(ref n, n.Self);
-            if (n.Other.Slot >= 0) CheckVersion(ref n, n.Other);
-            if (n.Result.Slot >= 0) CheckVersion(ref n, n.Result);
+            if (!IsCurrent(n.Self) || !IsCurrent(n.Other) || !IsCurrent(n.Result)) ThrowSavedValueModified(ref n);
         }
 
-        private readonly void CheckVersion(ref Node n, in SavedValue saved)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly bool IsCurrent(in SavedValue saved) => saved.Slot < 0 || _c.Version(saved.Slot) == saved.Version;
+
+        /// <summary>The first saved value (self, other, result) that was modified, in PyTorch's words.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private readonly void ThrowSavedValueModified(ref Node n)
         {
-            if (saved.Slot < 0) return;
+            SavedValue saved = !IsCurrent(n.Self) ? n.Self : !IsCurrent(n.Other) ? n.Other : n.Result;
             int version = _c.Version(saved.Slot);
-            if (version == saved.Version) return;
             var t = new Tensor(_c, saved.Slot);
             // As PyTorch: a saved output names the node that saved it; a saved input its current grad_fn.
             string? producer = saved.Slot == n.Output ? OpRows.GradFnName(n.Kind) : t.GradFn;
@@ -584,7 +591,7 @@ internal static unsafe class Engine
             int firstInf = -1;
             for (int k = 0; k < outputs.Length; k++)
             {
-                if (outputs[k] < 0) continue;
+                if (outputs[k] < 0 || BackwardContext.Input(ref n, k, _c).Edge == Node.NoEdge) continue; // not delivered
                 (bool nan, bool inf) = NonFinite(outputs[k]);
                 if (nan) ThrowHelper.AnomalyInBackward(_c.NodeName(index), "nan", k, _c.AnomalyCallSite(index));
                 if (inf && firstInf < 0) firstInf = k;

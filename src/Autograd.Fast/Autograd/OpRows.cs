@@ -52,6 +52,9 @@ internal static class OpRows
 
     public static ref readonly OpRow Of(OpKind kind) => ref s_rows[(int)kind];
 
+    /// <summary>The table itself, for <see cref="Storage.TensorContext.Rows"/>.</summary>
+    internal static OpRow[] All => s_rows;
+
     public static string GradFnName(OpKind kind) => s_rows[(int)kind].Name;
 
     /// <summary>How the user wrote an arithmetic op, for error messages (<c>a - b</c>).</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using AutogradFast.Graph;
 
 namespace AutogradFast.Storage;
@@ -30,6 +31,7 @@ internal sealed partial class TensorContext
     /// </summary>
     public TensorFlags RecordMask = TensorFlags.RequiresGrad;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // twice per backward (grad mode off and back)
     private void UpdateRecordMask() => RecordMask = (_gradEnabled ? TensorFlags.RequiresGrad : TensorFlags.None) | _tangentMask;
 
     /// <summary><c>torch.is_inference_mode_enabled()</c>: tensors made now are inference tensors.</summary>

@@ -46,6 +46,9 @@ internal sealed unsafe partial class TensorContext
     /// <summary>The recorder's table, held here: read through the context it is one load, where the static costs a class-initialisation check per recorded op under NativeAOT.</summary>
     public readonly Graph.Saves[] SavesByKind = Graph.Recorder.SavesByKind;
 
+    /// <summary>The derivative table, held here for the same reason: the engine reads a row per node.</summary>
+    public readonly Graph.OpRow[] Rows = Graph.OpRows.All;
+
     private ScopeFrame[] _frames = new ScopeFrame[8];
     private int _depth; // index of the innermost open frame; 0 is the thread's root scope
 
@@ -68,26 +71,34 @@ internal sealed unsafe partial class TensorContext
     private int[] _touchedLeaves = new int[16];
     public int TouchedLeafCount;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // once per leaf and backward; the growth out of line
     public void AddTouchedLeaf(int leaf)
     {
-        if (TouchedLeafCount == _touchedLeaves.Length) Array.Resize(ref _touchedLeaves, _touchedLeaves.Length * 2);
+        if (TouchedLeafCount == _touchedLeaves.Length) GrowTouchedLeaves();
         _touchedLeaves[TouchedLeafCount++] = leaf;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowTouchedLeaves() => Array.Resize(ref _touchedLeaves, _touchedLeaves.Length * 2);
 
     public int TouchedLeaf(int index) => _touchedLeaves[index];
 
     /// <summary>Per slot, during a backward pass: the gradient a leaf's accumulator holds so far (-1: none). Kept here, not in the record, to keep records at two cache lines.</summary>
     private int[] _accumulators = [];
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // twice per leaf and backward; the growth out of line
     public ref int AccumulatorOf(int slot)
     {
-        if (slot >= _accumulators.Length)
-        {
-            int old = _accumulators.Length;
-            Array.Resize(ref _accumulators, Math.Max(slot + 1, Math.Max(64, old * 2)));
-            Array.Fill(_accumulators, -1, old, _accumulators.Length - old);
-        }
+        if ((uint)slot >= (uint)_accumulators.Length) GrowAccumulators(slot);
         return ref _accumulators[slot];
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void GrowAccumulators(int slot)
+    {
+        int old = _accumulators.Length;
+        Array.Resize(ref _accumulators, Math.Max(slot + 1, Math.Max(64, old * 2)));
+        Array.Fill(_accumulators, -1, old, _accumulators.Length - old);
     }
 
     /// <summary>Live tensor slots (a pool-growth test watches this with <see cref="NativeBufferPool.BytesOwned"/>).</summary>

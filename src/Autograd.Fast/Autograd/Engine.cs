@@ -232,7 +232,8 @@ internal static unsafe class Engine
                 _waiting--;
                 byte mark = Restricted ? _marks[i] : Propagate;
                 bool propagates = (mark & Propagate) != 0;
-                if (mark != 0 && (_c.Nodes[i].Flags & NodeFlags.HasTensorHooks) != 0) grad = AtHookedNode(i, grad, mark);
+                // The context's hook table first: the node's flag costs a load of its record, which Process makes anyway.
+                if (mark != 0 && _c.HasAnyHooks && (_c.Nodes[i].Flags & NodeFlags.HasTensorHooks) != 0) grad = AtHookedNode(i, grad, mark);
                 if ((mark & Capture) != 0)
                 {
                     // A target's gradient: a copy when the node goes on to use it (the rule may hand it on, and it may be added into).

@@ -73,9 +73,11 @@ namespace AutogradFast.Ops
     internal static unsafe class InPlace
     {
         /// <summary>PyTorch's rules for in-place writes while autograd records.</summary>
-        public static void CheckWritable(TensorContext c, int target, int source)
+        public static void CheckWritable(TensorContext c, int target, int source) => CheckWritable(c, ref c.Records[target]);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void CheckWritable(TensorContext c, ref TensorRecord r)
         {
-            ref TensorRecord r = ref c.Records[target];
             if ((r.Flags & TensorFlags.IsInference) != 0 && !c.InferenceMode) ThrowHelper.InPlaceOnInferenceTensor(); // in no-grad too
             if (!c.GradEnabled) return;
             bool requiresGrad = (r.Flags & TensorFlags.RequiresGrad) != 0;
@@ -148,34 +150,49 @@ namespace AutogradFast.Ops
         public static Tensor Fill(Tensor t, double value, OpKind kind)
         {
             TensorContext c = t.Ctx;
-            CheckWritable(c, t.Slot, -1);
-            bool record = c.Records[t.Slot].DType.IsFloatingPoint() && Recorder.ShouldRecord(c, t.Slot);
-            if (record && IsViewWithBase(c, t.Slot, kind == OpKind.Zero ? "Zero_()" : "Fill_()", out int baseSlot))
+            int slot = t.Slot;
+            ref TensorRecord r = ref c.Records[slot];
+            CheckWritable(c, ref r);
+            if (r.DType.IsFloatingPoint() && Recorder.ShouldRecord(c, slot)) return FillRecorded(c, t, value, kind);
+            if (c.AnomalyEnabled) c.BeforeWrite(slot); // a deferred fill writes no memory now; anomaly mode checks the write here
+            if (r.NumEl >= c.FusionMinElements && Fusion.TryDeferFill(c, slot, value))
+            {
+                c.BumpVersion(slot);
+                return t;
+            }
+            WriteFill(c, slot, value);
+            return t;
+        }
+
+        private static Tensor FillRecorded(TensorContext c, Tensor t, double value, OpKind kind)
+        {
+            string call = kind == OpKind.Zero ? "Zero_()" : "Fill_()";
+            if (IsViewWithBase(c, t.Slot, call, out int baseSlot))
             {
                 int copy = Copies.Clone(c, t.Slot);
                 Fill(new Tensor(c, copy), value, kind);
                 WriteBackThroughView(c, t.Slot, baseSlot, copy);
                 return t;
             }
-            if (record && !c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(kind == OpKind.Zero ? "Zero_()" : "Fill_()");
-            if (c.AnomalyEnabled) c.BeforeWrite(t.Slot); // a deferred fill writes no memory now; anomaly mode checks the write here
-            if (!record && c.Records[t.Slot].NumEl >= c.FusionMinElements && Fusion.TryDeferFill(c, t.Slot, value))
-            {
-                c.BumpVersion(t.Slot);
-                return t;
-            }
-            c.BeforeWrite(t.Slot);
-            if (c.Records[t.Slot].IsContiguous) Ops.Fill.Scalar(c, t.Slot, value);
+            if (!c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(call);
+            WriteFill(c, t.Slot, value);
+            Recorder.RecordInPlace(c, kind, t.Slot, t.Slot, -1, 0, value);
+            return t;
+        }
+
+        /// <summary>Every element of <paramref name="slot"/> = <paramref name="value"/> now, and its version bumped.</summary>
+        private static void WriteFill(TensorContext c, int slot, double value)
+        {
+            c.BeforeWrite(slot);
+            if (c.Records[slot].IsContiguous) Ops.Fill.Scalar(c, slot, value);
             else
             {
-                int scalar = c.NewTensor(c.Records[t.Slot].DType, [], zero: false, temporary: true);
+                int scalar = c.NewTensor(c.Records[slot].DType, [], zero: false, temporary: true);
                 Ops.Fill.Scalar(c, scalar, value);
-                CopyInto(c, t.Slot, scalar);
+                CopyInto(c, slot, scalar);
                 c.ReleaseTemporary(scalar);
             }
-            c.BumpVersion(t.Slot);
-            if (record) Recorder.RecordInPlace(c, kind, t.Slot, t.Slot, -1, 0, value);
-            return t;
+            c.BumpVersion(slot);
         }
 
         /// <summary><c>x.pow_(p)</c>: PyTorch's special cases (as <see cref="Exponential.Pow"/>) into a temporary, then written back.</summary>
@@ -216,53 +233,83 @@ namespace AutogradFast.Ops
         {
             TensorContext c = source is { } other ? OpSupport.ContextOf(t, other) : t.Ctx;
             int sourceSlot = source?.Slot ?? -1;
-            double scalar = s.Value;
-            CheckWritable(c, t.Slot, sourceSlot);
-            CheckNoInternalOverlap(c, t.Slot, call);
-            if (sourceSlot >= 0) CheckBroadcastsInto(c, sourceSlot, t.Slot);
-            CheckResultCastsToTarget(c, kind, t.Slot, sourceSlot, s);
-            bool record = c.Records[t.Slot].DType.IsFloatingPoint() && (sourceSlot >= 0 ? Recorder.ShouldRecord(c, t.Slot, sourceSlot) : Recorder.ShouldRecord(c, t.Slot));
-            if (record && IsViewWithBase(c, t.Slot, call, out int baseSlot))
+            if (CheckUpdate(c, t.Slot, sourceSlot, call, kind, s)) return UpdateRecorded<TOp>(c, t, source, call, kind, s, x, y, z);
+            Write<TOp>(c, t.Slot, sourceSlot, x, y, z);
+            return t;
+        }
+
+        /// <summary>
+        /// An in-place update's checks, in PyTorch's order (writable, no internal overlap, the source
+        /// broadcasts into the target, the result casts to it), and whether autograd records it. One
+        /// function for every operator, each record looked up once: an optimiser's step is a few of these.
+        /// </summary>
+        private static bool CheckUpdate(TensorContext c, int target, int source, string call, OpKind kind, Scalar s)
+        {
+            ref TensorRecord r = ref c.Records[target];
+            CheckWritable(c, ref r);
+            if (HasInternalOverlap(r)) ThrowHelper.InternalOverlap(call);
+            if (source >= 0 && !Broadcasting.SameShape(c.Records[source], r)) CheckBroadcastsIntoSlow(c, source, target);
+            if (!r.DType.IsFloatingPoint())
+            {
+                CheckResultCastsToIntegralTarget(c, kind, target, source, s);
+                return false; // an integer target takes the values without a graph, as in PyTorch
+            }
+            return Recorder.ShouldRecord(c, target, source);
+        }
+
+        /// <summary>An update autograd records: through a view, the base's history is rewritten; the node saves the old value where its rule reads it.</summary>
+        private static Tensor UpdateRecorded<TOp>(TensorContext c, Tensor t, Tensor? source, string call, OpKind kind, Scalar s, Operand x, Operand y, Operand z)
+            where TOp : struct, IElementwiseOperator
+        {
+            int sourceSlot = source?.Slot ?? -1;
+            if (IsViewWithBase(c, t.Slot, call, out int baseSlot))
             {
                 int copy = Copies.Clone(c, t.Slot);
                 Update<TOp>(new Tensor(c, copy), source, call, kind, s, Substitute(x, t.Slot, copy), Substitute(y, t.Slot, copy), Substitute(z, t.Slot, copy));
                 WriteBackThroughView(c, t.Slot, baseSlot, copy);
                 return t;
             }
-            if (record && !c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(call);
+            if (!c.NodeOutlivesTensorScope(t.Slot)) ThrowHelper.InPlaceOnOuterScope(call);
             // What the node saves is taken before the write: the old value (a copy, with its history) and the source's version.
-            int sourceVersion = record && sourceSlot >= 0 ? c.Version(sourceSlot) : 0;
-            int old = record && kind is OpKind.Mul or OpKind.Div ? Copies.Clone(c, t.Slot) : t.Slot;
-            c.BeforeWrite(t.Slot);
-            if (c.Records[t.Slot].IsContiguous)
+            int sourceVersion = sourceSlot >= 0 ? c.Version(sourceSlot) : 0;
+            int old = kind is OpKind.Mul or OpKind.Div ? Copies.Clone(c, t.Slot) : t.Slot;
+            Write<TOp>(c, t.Slot, sourceSlot, x, y, z);
+            Recorder.RecordInPlace(c, kind, t.Slot, old, sourceSlot, sourceVersion, s.Value);
+            return t;
+        }
+
+        /// <summary>target = op(x, y, z) in place, and its version bumped.</summary>
+        private static void Write<TOp>(TensorContext c, int target, int source, Operand x, Operand y, Operand z)
+            where TOp : struct, IElementwiseOperator
+        {
+            c.BeforeWrite(target);
+            if (c.Records[target].IsContiguous)
             {
                 // Written in place while read: a source sharing the memory in another arrangement is read from a copy.
-                int separated = sourceSlot >= 0 ? SeparateFrom(c, sourceSlot, t.Slot) : -1;
-                if (separated != sourceSlot)
+                int separated = source >= 0 ? SeparateFrom(c, source, target) : -1;
+                if (separated != source)
                 {
-                    x = Substitute(x, sourceSlot, separated);
-                    y = Substitute(y, sourceSlot, separated);
-                    z = Substitute(z, sourceSlot, separated);
+                    x = Substitute(x, source, separated);
+                    y = Substitute(y, source, separated);
+                    z = Substitute(z, source, separated);
                 }
                 try
                 {
-                    Executor.Run<TOp>(c, x, y, z, t.Slot);
+                    Executor.Run<TOp>(c, x, y, z, target);
                 }
                 finally
                 {
-                    if (separated != sourceSlot) c.ReleaseTemporary(separated);
+                    if (separated != source) c.ReleaseTemporary(separated);
                 }
             }
             else
             {
-                int temp = StridedCopy.ContiguousOrSelf(c, t.Slot);
+                int temp = StridedCopy.ContiguousOrSelf(c, target);
                 Executor.Run<TOp>(c, x, y, z, temp); // operands read the strided original
-                CopyFrom(c, t.Slot, temp);
+                CopyFrom(c, target, temp);
                 c.ReleaseTemporary(temp);
             }
-            c.BumpVersion(t.Slot);
-            if (record) Recorder.RecordInPlace(c, kind, t.Slot, old, sourceSlot, sourceVersion, scalar);
-            return t;
+            c.BumpVersion(target);
         }
 
         /// <summary>
@@ -299,12 +346,6 @@ namespace AutogradFast.Ops
         /// kind (a float result into an int64 tensor, anything but bool into a bool tensor, is refused).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)] // the optimizer step's case is one test, without a call
-        private static void CheckResultCastsToTarget(TensorContext c, OpKind kind, int target, int source, Scalar s)
-        {
-            // Any result casts to a floating-point target: no promotion to work out.
-            if (!c.Records[target].DType.IsFloatingPoint()) CheckResultCastsToIntegralTarget(c, kind, target, source, s);
-        }
-
         private static void CheckResultCastsToIntegralTarget(TensorContext c, OpKind kind, int target, int source, Scalar s)
         {
             DType t = c.Records[target].DType;

@@ -93,10 +93,11 @@ internal static unsafe class Engine
         c.BackwardDepth++; // the root scope is not collected while gradients are computed
         c.GradEnabled = create; // rules record exactly when a graph of the gradients is wanted
         int mark = create ? -1 : c.BeginRuleTemporaries();
+        // Not try/finally: NativeAOT calls a finally block as a funclet on the normal path too.
         try
         {
             if (targets.Length != 0) pass.MarkTargets();
-            for (int i = 0; i < roots.Length; i++) pass.Seed(roots[i], gradients[i]);
+            for (int i = 0; i < roots.Length; i++) pass.Seed(roots[i], in gradients[i]);
             pass.Sweep();
             pass.FinishLeaves();
             if (results is not null) pass.CheckUsed(allowUnused);
@@ -104,16 +105,21 @@ internal static unsafe class Engine
         catch
         {
             pass.Abandon();
+            EndRun(c, ref pass, targets, create, mark, gradMode);
             throw;
         }
-        finally
-        {
-            if (targets.Length != 0) pass.UnmarkTargets();
-            if (!create) c.EndRuleTemporaries(mark, outermost: true);
-            c.GradEnabled = gradMode;
-            c.BackwardDepth--;
-        }
+        EndRun(c, ref pass, targets, create, mark, gradMode);
         if (results is not null && !create) pass.HandResultsToTheScope();
+    }
+
+    /// <summary>What a pass undoes however it ends: target marks, its rule temporaries, grad mode, the depth.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EndRun(TensorContext c, ref Pass pass, int[] targets, bool create, int mark, bool gradMode)
+    {
+        if (targets.Length != 0) pass.UnmarkTargets();
+        if (!create) c.EndRuleTemporaries(mark, outermost: true);
+        c.GradEnabled = gradMode;
+        c.BackwardDepth--;
     }
 
     /// <summary>The state of one backward pass.</summary>
@@ -198,7 +204,7 @@ internal static unsafe class Engine
         // ---- seeding, sweeping, delivering ----
 
         /// <summary>The gradient of a root: ones for a one-element root, else a copy of the given one in the root's dtype.</summary>
-        public void Seed(int root, Tensor? gradient)
+        public void Seed(int root, in Tensor? gradient)
         {
             ref TensorRecord r = ref _c.Records[root];
             int seed;

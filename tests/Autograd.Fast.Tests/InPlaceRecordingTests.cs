@@ -309,4 +309,33 @@ public class InPlaceRecordingTests
         Assert.Equal([3.0, 3, 0, 0], a.Grad!.Value.ToArray<double>());
         Assert.Equal("AsStridedBackward0", v.GradFn);
     }
+
+    // The engine compares saved versions only for nodes recorded before the latest in-place write
+    // (TensorContext.TapeLengthAtLastWrite); these pin that a modified saved value is still caught
+    // after the tape was cut back, and that a graph recorded after every write runs unchecked and right.
+    [Fact]
+    public void ASavedValueWrittenAfterTheTapeWasCutBack_FailsAtBackward()
+    {
+        var w = Tensor.From(new[] { 0.5, 1, 2 }, requiresGrad: true);
+        using (Autograd.Scope())
+        {
+            Tensor t = w * 2;
+            t.Add_(1);                     // a write with two nodes on the tape
+            t.Exp().Mul_(2);
+        }                                  // ... all cut back
+        using (Autograd.Scope())
+        {
+            Tensor e = (w * 1).Exp();      // recorded after every write so far, at the tape's start
+            e.Add_(1);                     // modifies ExpBackward0's saved result
+            var error = Assert.Throws<InvalidOperationException>(() => e.Sum().Backward());
+            Assert.Equal("one of the variables needed for gradient computation has been modified by an inplace operation: " +
+                "[torch.DoubleTensor [3]], which is output 0 of ExpBackward0, is at version 1; expected version 0 instead.", error.Message);
+        }
+        using (Autograd.Scope())
+        {
+            Tensor e = (w * 1).Exp();
+            e.Sum().Backward();
+            Assert.Equal(e.ToArray<double>(), w.Grad!.Value.ToArray<double>()); // d/dw sum(exp(w)) = exp(w)
+        }
+    }
 }

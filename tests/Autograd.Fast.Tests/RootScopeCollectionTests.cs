@@ -23,6 +23,29 @@ public class RootScopeCollectionTests
         if (error is not null) throw new Xunit.Sdk.XunitException($"on the test's thread: {error}");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ASavedValueWrittenBeforeOrAfterACollectionMovedTheTape_FailsAtBackward(bool writeBeforeCollecting)
+    {
+        // The engine compares saved versions only below the tape's length at the latest in-place write
+        // (TensorContext.TapeLengthAtLastWrite): a collection that moves the surviving nodes down must keep them checked.
+        OnFreshGraph(c =>
+        {
+            var w = Tensor.From(new[] { 0.5, 1, 2 }, requiresGrad: true);
+            for (int i = 0; i < 100; i++) _ = (w * 2).Exp(); // unreachable nodes before e's
+            Tensor e = (w * 1).Exp();
+            if (writeBeforeCollecting) e.Add_(1);
+            int before = c.NodeCount;
+            c.CollectNow();
+            Assert.True(c.NodeCount < before, $"the collection kept all {before} nodes");
+            if (!writeBeforeCollecting) e.Add_(1);
+            var error = Assert.Throws<InvalidOperationException>(() => e.Sum().Backward());
+            Assert.StartsWith("one of the variables needed for gradient computation has been modified by an inplace operation: " +
+                "[torch.DoubleTensor [3]], which is output 0 of ExpBackward0, is at version 1; expected version 0 instead.", error.Message);
+        });
+    }
+
     [Fact]
     public void MillionUnscopedOps_KeepThePoolBounded()
     {

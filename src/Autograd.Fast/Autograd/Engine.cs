@@ -564,12 +564,16 @@ internal static unsafe class Engine
 
         // ---- saved values and failure ----
 
-        /// <summary>The node's saved values are still there and unmodified: a version compare each, inline (once per node); the error out of line.</summary>
+        /// <summary>
+        /// The node's saved values are still there and unmodified: a version compare each, inline (once per
+        /// node), for a node recorded before the latest in-place write (no other can hold a modified one,
+        /// <see cref="TensorContext.TapeLengthAtLastWrite"/>); the error out of line.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly void CheckSavedValues(int index, ref Node n)
         {
             if ((n.Flags & NodeFlags.SavedReleased) != 0) ThrowHelper.BackwardTwice(_c.NodeName(index));
-            if (!IsCurrent(n.Self) || !IsCurrent(n.Other) || !IsCurrent(n.Result)) ThrowSavedValueModified(ref n);
+            if (index < _c.TapeLengthAtLastWrite && (!IsCurrent(n.Self) || !IsCurrent(n.Other) || !IsCurrent(n.Result))) ThrowSavedValueModified(ref n);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -166,7 +166,11 @@ internal static class Recorder
         {
             ref Node n = ref AppendNode(c, kind, target, target, source, scalar, 0, 0);
             if (n.Self.Slot == target && old != target) n.Self = Saved(c, old);
-            if (n.Other.Slot >= 0) n.Other.Version = sourceVersion;
+            if (n.Other.Slot >= 0 && n.Other.Version != sourceVersion)
+            {
+                n.Other.Version = sourceVersion; // the source was this write's target: its check must run
+                c.TapeLengthAtLastWrite = c.NodeCount;
+            }
         }
         if ((f & c.TangentMask) != 0) Forward.Propagate(c, kind, target, source >= 0 ? [old, source] : [old], scalar, 0, 0, default);
     }

@@ -292,6 +292,7 @@ internal sealed partial class TensorContext
             }
         }
         NodeCount = nodes;
+        TapeLengthAtLastWrite = Math.Min(TapeLengthAtLastWrite, NodeCount); // kept nodes moved down, in order
         NodeInputCount = inputs;
         NodeArgCount = args;
     }

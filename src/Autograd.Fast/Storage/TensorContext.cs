@@ -26,6 +26,15 @@ internal sealed unsafe partial class TensorContext
     public PagedArray<Node> Nodes;
     public int NodeCount;
 
+    /// <summary>
+    /// The tape's length at the latest in-place write (<see cref="BumpVersion"/>): only a node below it
+    /// can hold a saved value modified since it was recorded, so the engine compares saved versions
+    /// for those nodes alone (a step that writes in place before recording pays nothing). Cut back
+    /// with the tape; a recorded in-place op whose node saves a value's version from before its write
+    /// raises it past that node (<see cref="Graph.Recorder.RecordInPlace"/>).
+    /// </summary>
+    public int TapeLengthAtLastWrite;
+
     /// <summary>Inputs of nodes with more than two (a node's third input is NodeInputs[node.MoreInputs]).</summary>
     public PagedArray<NodeInput> NodeInputs;
     public int NodeInputCount;
@@ -538,6 +547,7 @@ internal sealed unsafe partial class TensorContext
         f.OwnedCount = 0;
         TruncateNodeObjects(f.NodeStart);
         NodeCount = f.NodeStart;
+        TapeLengthAtLastWrite = Math.Min(TapeLengthAtLastWrite, NodeCount); // the nodes after the cut are gone
         NodeInputCount = f.NodeInputStart;
         NodeArgCount = f.NodeArgStart;
         _depth--;
@@ -686,7 +696,11 @@ internal sealed unsafe partial class TensorContext
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<T> Span<T>(int slot) where T : unmanaged => new(Pointer<T>(slot), Records[slot].NumEl);
 
-    public void BumpVersion(int slot) => VersionOf(slot)++;
+    public void BumpVersion(int slot)
+    {
+        VersionOf(slot)++;
+        TapeLengthAtLastWrite = NodeCount;
+    }
 
     public int Version(int slot) => VersionOf(slot);
 

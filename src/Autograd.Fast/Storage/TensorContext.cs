@@ -696,6 +696,7 @@ internal sealed unsafe partial class TensorContext
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Span<T> Span<T>(int slot) where T : unmanaged => new(Pointer<T>(slot), Records[slot].NumEl);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BumpVersion(int slot)
     {
         VersionOf(slot)++;
@@ -712,6 +713,8 @@ internal sealed unsafe partial class TensorContext
     {
         ref TensorRecord r = ref Records[slot];
         if (r.IsPending) return ref r.InlineVersion;
-        return ref r.Storage >= 0 ? ref Storages[r.Storage].Version : ref Records[r.InlineOwner].InlineVersion;
+        if (r.Storage >= 0) return ref Storages[r.Storage].Version;
+        int owner = r.InlineOwner; // tiny data: its own record's counter unless this is a view of another's
+        return ref owner == slot ? ref r.InlineVersion : ref Records[owner].InlineVersion;
     }
 }

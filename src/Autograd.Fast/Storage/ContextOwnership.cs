@@ -5,7 +5,7 @@ namespace AutogradFast.Storage;
 /// <summary>
 /// Which thread may use a context, and how a context follows one logical flow across awaits.
 /// <para>A context is held by at most one thread at a time (<see cref="_holder"/>). The thread's
-/// current context (<see cref="t_current"/>, a [ThreadStatic] the JIT inlines) is the fast path of
+/// current context (<see cref="PerThread.Current"/>, a [ThreadStatic] the JIT inlines) is the fast path of
 /// every handle check. A context is bound to the async flow that made it (an AsyncLocal, so it flows
 /// into the continuations of awaits); when a thread stops running a flow (the execution context is
 /// switched away, at an await, at the end of a thread-pool work item or of a thread), the thread lets
@@ -16,9 +16,17 @@ namespace AutogradFast.Storage;
 /// </summary>
 internal sealed partial class TensorContext
 {
-    [ThreadStatic] private static TensorContext? t_current;
-    [ThreadStatic] private static TensorContext?[]? t_held;
-    [ThreadStatic] private static int t_heldCount;
+    /// <summary>
+    /// The thread statics, in a class of their own: it has no static constructor (TensorContext has,
+    /// for its other statics), so NativeAOT reads them without a class-initialisation check, and every
+    /// handle check reads <see cref="Current"/>.
+    /// </summary>
+    private static class PerThread
+    {
+        [ThreadStatic] public static TensorContext? Current;
+        [ThreadStatic] public static TensorContext?[]? Held;
+        [ThreadStatic] public static int HeldCount;
+    }
 
     private static readonly AsyncLocal<FlowBinding?> s_flow = new(OnFlowChanged);
 
@@ -41,14 +49,14 @@ internal sealed partial class TensorContext
     public static TensorContext Current
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => t_current ?? CurrentSlow();
+        get => PerThread.Current ?? CurrentSlow();
     }
 
     /// <summary>This thread's current context if it has one (handle checks must not create one).</summary>
     public static TensorContext? CurrentOrNull
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => t_current;
+        get => PerThread.Current;
     }
 
     /// <summary>The managed id of the thread holding this context (0: none), for messages.</summary>
@@ -57,24 +65,24 @@ internal sealed partial class TensorContext
     /// <summary>Sends this thread's next use of this context down the slow path (where a due collection runs).</summary>
     private void ForgetCurrentOnThisThread()
     {
-        if (t_current == this) t_current = null;
+        if (PerThread.Current == this) PerThread.Current = null;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static TensorContext CurrentSlow()
     {
-        if (t_current is null && s_flow.Value is { } flow && flow.Context._holder == Environment.CurrentManagedThreadId)
+        if (PerThread.Current is null && s_flow.Value is { } flow && flow.Context._holder == Environment.CurrentManagedThreadId)
         {
             flow.Context.CollectIfDue(); // a factory or scope call is between ops
-            return t_current = flow.Context;
+            return PerThread.Current = flow.Context;
         }
         // Carry on with the flow's graph (after an await), unless another thread is using it: a thread
         // started from a flow (which inherits its binding) then gets a graph of its own, as before.
-        if (s_flow.Value is { } bound && bound.Context.TryHold(waitForOtherThread: false)) return t_current = bound.Context;
+        if (s_flow.Value is { } bound && bound.Context.TryHold(waitForOtherThread: false)) return PerThread.Current = bound.Context;
         var context = new TensorContext();
         context.TryHold(waitForOtherThread: false);
         s_flow.Value = context._binding;
-        return t_current = context;
+        return PerThread.Current = context;
     }
 
     /// <summary>
@@ -85,7 +93,7 @@ internal sealed partial class TensorContext
     {
         if (!c.TryHold(waitForOtherThread: true)) return false;
         c.CollectIfDue(); // a handle check is between ops
-        t_current = c;
+        PerThread.Current = c;
         if (s_flow.Value is null) s_flow.Value = c._binding; // so that this flow lets go of it at its next await
         return true;
     }
@@ -116,11 +124,11 @@ internal sealed partial class TensorContext
 
     private static void RememberHeld(TensorContext c)
     {
-        t_held ??= new TensorContext?[4];
-        for (int i = 0; i < t_heldCount; i++)
-            if (t_held[i] == c) return;
-        if (t_heldCount == t_held.Length) Array.Resize(ref t_held, t_held.Length * 2);
-        t_held[t_heldCount++] = c;
+        PerThread.Held ??= new TensorContext?[4];
+        for (int i = 0; i < PerThread.HeldCount; i++)
+            if (PerThread.Held[i] == c) return;
+        if (PerThread.HeldCount == PerThread.Held.Length) Array.Resize(ref PerThread.Held, PerThread.Held.Length * 2);
+        PerThread.Held[PerThread.HeldCount++] = c;
     }
 
     /// <summary>The execution context of this thread changed: if it ran a flow with a graph, the thread lets go of what it holds.</summary>
@@ -128,14 +136,14 @@ internal sealed partial class TensorContext
     {
         if (!args.ThreadContextChanged || args.PreviousValue is null) return; // the flow set it itself, or switched in
         int me = Environment.CurrentManagedThreadId;
-        for (int i = 0; i < t_heldCount; i++)
+        for (int i = 0; i < PerThread.HeldCount; i++)
         {
-            TensorContext c = t_held![i]!;
+            TensorContext c = PerThread.Held![i]!;
             Interlocked.CompareExchange(ref c._holder, 0, me);
-            t_held[i] = null;
+            PerThread.Held[i] = null;
         }
-        t_heldCount = 0;
-        t_current = null;
+        PerThread.HeldCount = 0;
+        PerThread.Current = null;
     }
 
     /// <summary>What an AsyncLocal carries from a flow into its continuations.</summary>

@@ -32,7 +32,35 @@ public class NativeAotTests
         Assert.Equal(0, versionCode);
         Assert.Matches(@"^autograd-fast \d+\.\d+\.\d+\s*$", version);
         Assert.Equal(2, Run(binary, "seeds 9", TimeSpan.FromMinutes(1)).Code);
+        AssertHotMethodsLaidOutTogether(binary + ".dbg");
         Directory.Delete(output, recursive: true);
+    }
+
+    /// <summary>
+    /// hot-methods.txt (bench/instructions/order.sh) is current and applied: nearly every method it names
+    /// exists (the compiler ignores the others silently, so a stale list would quietly stop working), and
+    /// they sit at the front of the code in the file's order.
+    /// </summary>
+    private static void AssertHotMethodsLaidOutTogether(string symbols)
+    {
+        string[] listed = File.ReadAllLines(Path.Combine(RepositoryPaths.Root, "src", "Autograd.Fast.Tool", "hot-methods.txt"))
+            .Where(l => l.Length > 0).ToArray();
+        var (code, table) = Run("nm", $"\"{symbols}\"", TimeSpan.FromMinutes(1));
+        Assert.True(code == 0, table);
+        var address = new Dictionary<string, ulong>();
+        foreach (string line in table.Split('\n'))
+        {
+            string[] f = line.Split(' ');
+            if (f.Length == 3 && f[1] is "t" or "T") address.TryAdd(f[2], Convert.ToUInt64(f[0], 16));
+        }
+        string[] present = listed.Where(address.ContainsKey).ToArray();
+        // The workloads' own methods are listed under the tool's and the instruction driver's names.
+        int expected = listed.Count(n => !n.StartsWith("InstructionDriver_", StringComparison.Ordinal));
+        Assert.True(present.Length >= expected * 9 / 10,
+            $"only {present.Length} of hot-methods.txt's {expected} methods exist: rerun bench/instructions/order.sh; missing: " +
+            string.Join(", ", listed.Where(n => !address.ContainsKey(n) && !n.StartsWith("InstructionDriver_", StringComparison.Ordinal)).Take(10)));
+        for (int i = 1; i < present.Length; i++)
+            Assert.True(address[present[i]] > address[present[i - 1]], $"{present[i]} is not laid out after {present[i - 1]}");
     }
 
     private static (int Code, string Output) Run(string file, string arguments, TimeSpan timeout)

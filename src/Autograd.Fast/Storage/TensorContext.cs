@@ -191,6 +191,7 @@ internal sealed unsafe partial class TensorContext
 
     private static void WriteContiguousStrides(ref TensorRecord r)
     {
+        r.Contiguous = true;
         int stride = 1;
         for (int i = r.Rank - 1; i >= 0; i--)
         {
@@ -210,6 +211,7 @@ internal sealed unsafe partial class TensorContext
         if (b.IsPending) Materialize(baseSlot); // a view shares memory: there has to be some
         ref TensorRecord v = ref NewSlot(out int slot, b.Storage, b.DType, shape, offset, Dims.NumEl(shape), temporary ? TensorRecord.EngineTemporary : _allocationDepth);
         for (int i = 0; i < v.Rank; i++) v.Strides[i] = strides[i];
+        v.Contiguous = v.LayoutIsContiguous();
         if (v.Storage >= 0) Storages[v.Storage].RefCount++;
         else Records[v.InlineOwner].InlineViews++;
         ref TensorRecord baseRecord = ref Records[baseSlot];
@@ -282,6 +284,7 @@ internal sealed unsafe partial class TensorContext
         if (shape.Length > Dims.MaxRank) ThrowHelper.RankTooLarge(shape.Length);
         r.Rank = (byte)shape.Length;
         r.Flags = _newTensorFlags; // Live, and in inference mode IsInference
+        r.Contiguous = true;       // every caller makes contiguous strides, or a view writes its own (NewView)
         for (int i = 0; i < shape.Length; i++) r.Shape[i] = shape[i];
         r.Node = -1;
         r.GradSlot = -1;

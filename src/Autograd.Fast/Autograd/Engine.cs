@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using AutogradFast.Ops;
 using AutogradFast.Storage;
 using BackwardContext = AutogradFast.Graph.Backward;
@@ -230,23 +232,31 @@ internal static unsafe class Engine
         public void Sweep()
         {
             if (Restricted) MarkNodes();
+            if (_create) Sweep<RecordingPass>();
+            else if (Restricted) Sweep<PlainPassToTargets>();
+            else Sweep<PlainPass>();
+        }
+
+        /// <summary>The sweep, compiled once per <see cref="IPassMode"/>: a plain backward's per-node code has none of the other modes' tests.</summary>
+        private void Sweep<TMode>() where TMode : struct, IPassMode
+        {
             for (int i = _top; i >= 0 && _waiting > 0; i--)
             {
                 int grad = _pending[i];
                 if (grad < 0) continue;
                 _pending[i] = -1;
                 _waiting--;
-                byte mark = Restricted ? _marks[i] : Propagate;
+                byte mark = TMode.MayHaveTargets && Restricted ? _marks[i] : Propagate;
                 bool propagates = (mark & Propagate) != 0;
                 // The context's hook table first: the node's flag costs a load of its record, which Process makes anyway.
                 if (mark != 0 && _c.HasAnyHooks && (_c.Nodes[i].Flags & NodeFlags.HasTensorHooks) != 0) grad = AtHookedNode(i, grad, mark);
                 if ((mark & Capture) != 0)
                 {
                     // A target's gradient: a copy when the node goes on to use it (the rule may hand it on, and it may be added into).
-                    CaptureAtNode(i, propagates && !_create ? StridedCopy.Clone(_c, grad, temporary: true) : grad);
+                    CaptureAtNode(i, propagates && !TMode.Records ? StridedCopy.Clone(_c, grad, temporary: true) : grad);
                 }
                 else if (!propagates) Discard(grad);
-                if (propagates) Process(i, grad);
+                if (propagates) Process<TMode>(i, grad);
             }
         }
 
@@ -256,26 +266,28 @@ internal static unsafe class Engine
         /// throws, <see cref="Abandon"/> lets go of the gradient in flight and the run's end releases
         /// every rule temporary.
         /// </summary>
-        private void Process(int index, int grad)
+        private void Process<TMode>(int index, int grad) where TMode : struct, IPassMode
         {
             ref Node n = ref _c.Nodes[index];
             if (n.Kind == OpKind.Custom) grad = Unshared(grad); // the user's backward may write into it
             _inFlight = grad;
             if ((n.Flags & NodeFlags.SavesValues) != 0) CheckSavedValues(index, ref n);
-            int mark = _create ? -1 : _c.BeginRuleTemporaries();
-            var inline = new OutputBuffer();
-            Span<int> outputs = n.InputCount <= OutputBuffer.Length ? inline[..n.InputCount] : new int[n.InputCount];
-            for (int k = 0; k < outputs.Length; k++) outputs[k] = -1; // not Span.Fill: a call, for one or two ints
+            int mark = TMode.Records ? -1 : _c.BeginRuleTemporaries();
+            Unsafe.SkipInit(out OutputBuffer inline);
+            Unsafe.As<OutputBuffer, Vector128<int>>(ref inline) = Vector128<int>.AllBitsSet; // four -1s (no gradient yet) in one store
+            Span<int> outputs = n.InputCount <= OutputBuffer.Length ? inline[..n.InputCount] : NoOutputsYet(n.InputCount);
             var rule = new BackwardContext(_c, ref n, index, grad, outputs);
             _c.Rows[(int)n.Kind].Rule(ref rule);
             if (!_retain && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
             if (_checkFinite) CheckFinite(index, ref n, outputs);
-            PrepareOutputs(index, ref n, outputs);
+            PrepareOutputs<TMode>(index, ref n, outputs);
+            ref int output = ref MemoryMarshal.GetReference(outputs); // indexed below its length: no bounds checks
             for (int k = 0; k < outputs.Length; k++)
             {
-                if (outputs[k] < 0) continue;
+                int g = Unsafe.Add(ref output, k);
+                if (g < 0) continue;
                 // A delivery that takes grad itself holds it from then on (stores it, or adds it and lets go of it).
-                if (Deliver(index, k, BackwardContext.Input(ref n, k, _c), outputs[k]) == grad) _inFlight = -1;
+                if (Deliver<TMode>(index, k, BackwardContext.Input(ref n, k, _c), g) == grad) _inFlight = -1;
             }
             if (mark >= 0) _c.EndRuleTemporaries(mark, outermost: false);
             if (_inFlight >= 0) Discard(grad);
@@ -290,23 +302,24 @@ internal static unsafe class Engine
         /// of its hold as it would release it. One pass over the outputs: this runs once per node.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void PrepareOutputs(int index, ref Node n, Span<int> outputs)
+        private readonly void PrepareOutputs<TMode>(int index, ref Node n, Span<int> outputs) where TMode : struct, IPassMode
         {
+            ref int output = ref MemoryMarshal.GetReference(outputs); // indexed below its length: no bounds checks
             for (int k = 0; k < outputs.Length; k++)
             {
-                int g = outputs[k];
+                int g = Unsafe.Add(ref output, k);
                 if (g < 0) continue;
                 ref NodeInput input = ref BackwardContext.Input(ref n, k, _c);
                 if (input.Edge == Node.NoEdge)
                 {
-                    outputs[k] = -1; // released with the rule's other temporaries
+                    Unsafe.Add(ref output, k) = -1; // released with the rule's other temporaries
                     continue;
                 }
-                if (_create) continue; // Deliver conforms, recording
-                g = outputs[k] = Conform(index, k, input.Slot, g);
+                if (TMode.Records) continue; // Deliver conforms, recording
+                g = Unsafe.Add(ref output, k) = Conform(index, k, input.Slot, g);
                 for (int j = 0; j < k; j++)
                 {
-                    if (outputs[j] != g) continue;
+                    if (Unsafe.Add(ref output, j) != g) continue;
                     _c.KeepRuleTemporary(g);
                     if (_c.IsEngineOwned(g)) _c.Share(g); // a tensor of a scope is only read, by any number of holders
                     break;
@@ -316,9 +329,9 @@ internal static unsafe class Engine
 
         /// <summary>Sends one input's gradient along its edge, shaped and typed as the input (in a plain backward it already is); returns the slot delivered.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private int Deliver(int node, int k, in NodeInput input, int grad)
+        private int Deliver<TMode>(int node, int k, in NodeInput input, int grad) where TMode : struct, IPassMode
         {
-            if (_create) grad = Conform(node, k, input.Slot, grad);
+            if (TMode.Records) grad = Conform(node, k, input.Slot, grad);
             if (input.Edge >= 0) DeliverToNode(input.Edge, grad);
             else DeliverToLeaf(Node.LeafSlot(input.Edge), grad);
             return grad;
@@ -655,12 +668,48 @@ internal static unsafe class Engine
         }
     }
 
+    /// <summary>What a pass is, as a type argument of its per-node code (<c>Sweep</c>, <c>Process</c>, delivery), which is compiled once per mode.</summary>
+    private interface IPassMode
+    {
+        /// <summary>createGraph: rules record, gradients are ordinary tensors of the user's scope.</summary>
+        static abstract bool Records { get; }
+
+        /// <summary>False for a pass without targets; true where backward(inputs) or Autograd.Grad may have marked the nodes that lead to one (checked at run time).</summary>
+        static abstract bool MayHaveTargets { get; }
+    }
+
+    private struct PlainPass : IPassMode
+    {
+        public static bool Records => false;
+        public static bool MayHaveTargets => false;
+    }
+
+    private struct PlainPassToTargets : IPassMode
+    {
+        public static bool Records => false;
+        public static bool MayHaveTargets => true;
+    }
+
+    private struct RecordingPass : IPassMode // with or without targets: a recording pass is not the hot path
+    {
+        public static bool Records => true;
+        public static bool MayHaveTargets => true;
+    }
+
     /// <summary>Room for the gradients of a node's inputs without allocating (more inputs use an array).</summary>
     [System.Runtime.CompilerServices.InlineArray(Length)]
     private struct OutputBuffer
     {
-        public const int Length = 4;
+        public const int Length = 4; // 16 bytes: Process sets them all with one Vector128 store
         private int _element0;
+    }
+
+    /// <summary>The outputs of a node of more inputs than <see cref="OutputBuffer"/> holds: none yet.</summary>
+    private static int[] NoOutputsYet(int count)
+    {
+        var outputs = new int[count];
+        Array.Fill(outputs, -1);
+        return outputs;
     }
 
     private static int[] PendingFor(TensorContext c)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AutogradFast.Storage;
 
 namespace AutogradFast.Ops;
@@ -7,14 +8,22 @@ internal static unsafe class Fill
 {
     public static void Scalar(TensorContext c, int slot, double value)
     {
-        int n = c.Records[slot].NumEl;
-        switch (c.Records[slot].DType)
+        ref TensorRecord r = ref c.Records[slot];
+        int n = r.NumEl;
+        switch (r.DType)
         {
-            case DType.Float32: new Span<float>(c.Pointer<float>(slot), n).Fill((float)value); break;
-            case DType.Float64: new Span<double>(c.Pointer<double>(slot), n).Fill(value); break;
-            case DType.Int64: new Span<long>(c.Pointer<long>(slot), n).Fill((long)value); break;
-            default: new Span<bool>(c.Pointer<bool>(slot), n).Fill(value != 0); break;
+            case DType.Float32: Write(c.Pointer<float>(ref r, slot), n, (float)value); break;
+            case DType.Float64: Write(c.Pointer<double>(ref r, slot), n, value); break;
+            case DType.Int64: Write(c.Pointer<long>(ref r, slot), n, (long)value); break;
+            default: Write(c.Pointer<bool>(ref r, slot), n, value != 0); break;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Write<T>(T* p, int n, T value) where T : unmanaged
+    {
+        if (n == 1) *p = value; // a seed, a scalar: no call into Span.Fill
+        else new Span<T>(p, n).Fill(value);
     }
 
     public static void Range(TensorContext c, int slot, double start, double step)

@@ -95,7 +95,8 @@ namespace AutogradFast.Ops
         }
 
         /// <summary>An expanded view: some dimension repeats one memory location, so an in-place write would race with itself.</summary>
-        public static bool HasInternalOverlap(in TensorRecord r) => HasInternalOverlap(r.Strides, r.Shape, r.Rank);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // a contiguous tensor (the common target) never repeats a location: no walk
+        public static bool HasInternalOverlap(in TensorRecord r) => !r.Contiguous && HasInternalOverlap(r.Strides, r.Shape, r.Rank);
 
         public static bool HasInternalOverlap(in Dims strides, in Dims shape, int rank)
         {

@@ -14,7 +14,7 @@ namespace AutogradFast.Storage;
 /// for it to be let go (a continuation can start before the thread it continues has finished
 /// unwinding), and then refuses: two threads never use one graph at once.</para>
 /// </summary>
-internal sealed partial class TensorContext
+internal sealed partial class TensorContext : HandleOwner
 {
     /// <summary>
     /// The thread statics, in a class of their own: it has no static constructor (TensorContext has,
@@ -39,7 +39,7 @@ internal sealed partial class TensorContext
     /// <summary>Managed id of the thread that holds this context, 0 when none does.</summary>
     private volatile int _holder;
 
-    private TensorContext()
+    private TensorContext() : base(null)
     {
         _binding = new FlowBinding(this);
         _frames[0] = new ScopeFrame { Id = 0, NodeStart = 0, OwnedSlots = [], OwnedCount = 0 };

@@ -314,10 +314,21 @@ internal sealed partial class TensorContext
 /// Carried by every handle of a root-scope tensor: while any copy of a handle is reachable, the tensor
 /// is kept (the context watches the lease through a weak handle; see the collector above).
 /// </summary>
-internal sealed class RootLease(TensorContext context, int generation)
+internal sealed class RootLease(TensorContext context, int generation) : HandleOwner(context)
 {
-    public readonly TensorContext Context = context;
-
     /// <summary>The generation of the slot it leases: a slot reused for another tensor gets a new lease.</summary>
     public readonly int Generation = generation;
+}
+
+/// <summary>
+/// What a <see cref="Tensor"/> handle holds: its context itself, or for a root-scope tensor a
+/// <see cref="RootLease"/> on it. Both carry the context in this one field, so a handle check reads it
+/// with one load and no type test.
+/// </summary>
+internal abstract class HandleOwner
+{
+    public readonly TensorContext Context;
+
+    /// <param name="context">The lease's context, or null from the context itself.</param>
+    protected HandleOwner(TensorContext? context) => Context = context ?? (TensorContext)this;
 }

@@ -13,7 +13,7 @@ public readonly partial struct Tensor
 {
     // The context, or for a tensor of the root scope a lease on it: while any copy of this handle is
     // reachable the tensor is kept, and once none is the root scope may reclaim it (RootScopeCollector.cs).
-    private readonly object? _owner;
+    private readonly HandleOwner? _owner;
 
     // Slot and generation packed in one field: a handle returned by value is then built in two
     // registers. As two int fields, NativeAOT's code stored them separately and reloaded them as one
@@ -32,8 +32,7 @@ public readonly partial struct Tensor
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
-            object? owner = _owner;
-            return owner is RootLease lease ? lease.Context : Unsafe.As<TensorContext?>(owner);
+            return _owner?.Context; // one load, whichever owner it is
         }
     }
 

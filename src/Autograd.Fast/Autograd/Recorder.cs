@@ -216,7 +216,8 @@ internal static class Recorder
     private static void SaveTensors(TensorContext c, ref Node n, Saves saves)
     {
         if ((saves & Saves.Self) != 0 || ((saves & Saves.SelfForOther) != 0 && n.In1.Edge != Node.NoEdge)) n.Self = Saved(c, n.In0.Slot);
-        if ((saves & Saves.Other) != 0 || ((saves & Saves.OtherForSelf) != 0 && n.In0.Edge != Node.NoEdge)) n.Other = Saved(c, n.In1.Slot);
+        if ((saves & Saves.Other) != 0 || ((saves & Saves.OtherForSelf) != 0 && n.In0.Edge != Node.NoEdge))
+            n.Other = n.In1.Slot == n.In0.Slot && n.Self.Slot >= 0 ? n.Self : Saved(c, n.In1.Slot); // x * x, x.dot(x): one tensor, one version
         if ((saves & Saves.Result) != 0) n.Result = Saved(c, n.Output);
     }
 

@@ -217,7 +217,16 @@ internal static class Recorder
     {
         if ((saves & Saves.Self) != 0 || ((saves & Saves.SelfForOther) != 0 && n.In1.Edge != Node.NoEdge)) n.Self = Saved(c, n.In0.Slot);
         if ((saves & Saves.Other) != 0 || ((saves & Saves.OtherForSelf) != 0 && n.In0.Edge != Node.NoEdge))
-            n.Other = n.In1.Slot == n.In0.Slot && n.Self.Slot >= 0 ? n.Self : Saved(c, n.In1.Slot); // x * x, x.dot(x): one tensor, one version
+        {
+            if (n.In1.Slot == n.In0.Slot && n.Self.Slot >= 0)
+            {
+                // x * x, x.dot(x): one tensor, one version. Field by field: a struct copy went through the
+                // stack as two 4-byte stores and one 8-byte load, which the store buffer cannot forward.
+                n.Other.Slot = n.Self.Slot;
+                n.Other.Version = n.Self.Version;
+            }
+            else n.Other = Saved(c, n.In1.Slot);
+        }
         if ((saves & Saves.Result) != 0) n.Result = Saved(c, n.Output);
     }
 

@@ -702,6 +702,9 @@ internal static unsafe class Engine
     {
         public const int Length = 4; // 16 bytes: Process sets them all with one Vector128 store
         private int _element0;
+
+        // That store is the buffer's size: another length does not compile (division by constant zero).
+        private const int IsOneVector = 1 / (Length * sizeof(int) == 16 ? 1 : 0);
     }
 
     /// <summary>The outputs of a node of more inputs than <see cref="OutputBuffer"/> holds: none yet.</summary>

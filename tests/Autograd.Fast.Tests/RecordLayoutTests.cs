@@ -3,7 +3,7 @@ using AutogradFast.Storage;
 namespace AutogradFast.Tests;
 
 /// <summary>
-/// A record's <c>Contiguous</c> bit, which every op's fast path reads instead of walking the strides, agrees
+/// A record's <c>IsContiguous</c> bit, which every op's fast path reads instead of walking the strides, agrees
 /// with its shape and strides however the record was made: factories, op results, every view, views of
 /// views, deferred (fused) results, reshaped gradients, and a slot reused for another layout.
 /// </summary>
@@ -13,7 +13,7 @@ public class RecordLayoutTests
     {
         ref TensorRecord r = ref TensorContext.Current.Records[t.Slot];
         Assert.True(r.LayoutIsContiguous() == expected, $"{what}: the layout test says {r.LayoutIsContiguous()}, expected {expected}");
-        Assert.True(r.Contiguous == expected, $"{what}: the Contiguous bit says {r.Contiguous}, expected {expected}");
+        Assert.True(r.IsContiguous == expected, $"{what}: the contiguous bit says {r.IsContiguous}, expected {expected}");
     }
 
     [Fact]

@@ -96,7 +96,7 @@ namespace AutogradFast.Ops
 
         /// <summary>An expanded view: some dimension repeats one memory location, so an in-place write would race with itself.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)] // a contiguous tensor (the common target) never repeats a location: no walk
-        public static bool HasInternalOverlap(in TensorRecord r) => !r.Contiguous && HasInternalOverlap(r.Strides, r.Shape, r.Rank);
+        public static bool HasInternalOverlap(in TensorRecord r) => !r.IsContiguous && HasInternalOverlap(r.Strides, r.Shape, r.Rank);
 
         public static bool HasInternalOverlap(in Dims strides, in Dims shape, int rank)
         {

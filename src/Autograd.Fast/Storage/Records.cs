@@ -34,7 +34,7 @@ internal struct TensorRecord
     public DType DType;
     public byte Rank;
     public TensorFlags Flags;
-    public bool Contiguous;      // row-major dense for its shape: kept by the three places that write shape and strides (TensorContext)
+    public bool IsContiguous;    // row-major dense for its shape (size-1 dims may have any stride), as is_contiguous(): kept where shape and strides are written (TensorContext)
     public int Node;             // producing node, -1 for leaves and for tensors without history
     public int GradSlot;         // leaf's .Grad, -1 until the first backward reaches it
     public int ScopeDepth;       // owning scope frame; EngineTemporary, RuleTemporary, or OwnedByLeaves (a .Grad alone keeps it)
@@ -89,14 +89,7 @@ internal struct TensorRecord
     /// <summary>Contiguous memory that is this tensor's alone (not a view): what in-place gradient writes need.</summary>
     public readonly bool OwnsDenseMemory => IsContiguous && (Flags & TensorFlags.IsView) == 0;
 
-    /// <summary>Row-major dense for its shape (size-1 dims may have any stride), as PyTorch's is_contiguous().</summary>
-    public readonly bool IsContiguous
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Contiguous;
-    }
-
-    /// <summary>What <see cref="Contiguous"/> says, computed from the shape and strides (where they are written).</summary>
+    /// <summary>What <see cref="IsContiguous"/> says, computed from the shape and strides (where they are written).</summary>
     public readonly bool LayoutIsContiguous()
     {
         int expected = 1;

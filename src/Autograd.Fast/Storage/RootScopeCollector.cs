@@ -291,8 +291,7 @@ internal sealed partial class TensorContext
                 foreach (Graph.SavedValue saved in FunctionOf(i).Saved) Renumber(saved.Slot, newIndex);
             }
         }
-        NodeCount = nodes;
-        TapeLengthAtLastWrite = Math.Min(TapeLengthAtLastWrite, NodeCount); // kept nodes moved down, in order
+        ShortenTape(nodes);
         NodeInputCount = inputs;
         NodeArgCount = args;
     }

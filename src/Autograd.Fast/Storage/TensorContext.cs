@@ -35,6 +35,13 @@ internal sealed unsafe partial class TensorContext
     /// </summary>
     public int TapeLengthAtLastWrite;
 
+    /// <summary>The tape keeps its first <paramref name="length"/> nodes (a scope's end, or the collector's compaction, which keeps their order).</summary>
+    private void ShortenTape(int length)
+    {
+        NodeCount = length;
+        TapeLengthAtLastWrite = Math.Min(TapeLengthAtLastWrite, length);
+    }
+
     /// <summary>Inputs of nodes with more than two (a node's third input is NodeInputs[node.MoreInputs]).</summary>
     public PagedArray<NodeInput> NodeInputs;
     public int NodeInputCount;
@@ -191,7 +198,7 @@ internal sealed unsafe partial class TensorContext
 
     private static void WriteContiguousStrides(ref TensorRecord r)
     {
-        r.Contiguous = true;
+        r.IsContiguous = true;
         int stride = 1;
         for (int i = r.Rank - 1; i >= 0; i--)
         {
@@ -211,7 +218,7 @@ internal sealed unsafe partial class TensorContext
         if (b.IsPending) Materialize(baseSlot); // a view shares memory: there has to be some
         ref TensorRecord v = ref NewSlot(out int slot, b.Storage, b.DType, shape, offset, Dims.NumEl(shape), temporary ? TensorRecord.EngineTemporary : _allocationDepth);
         for (int i = 0; i < v.Rank; i++) v.Strides[i] = strides[i];
-        v.Contiguous = v.LayoutIsContiguous();
+        v.IsContiguous = v.LayoutIsContiguous();
         if (v.Storage >= 0) Storages[v.Storage].RefCount++;
         else Records[v.InlineOwner].InlineViews++;
         ref TensorRecord baseRecord = ref Records[baseSlot];
@@ -284,7 +291,7 @@ internal sealed unsafe partial class TensorContext
         if (shape.Length > Dims.MaxRank) ThrowHelper.RankTooLarge(shape.Length);
         r.Rank = (byte)shape.Length;
         r.Flags = _newTensorFlags; // Live, and in inference mode IsInference
-        r.Contiguous = true;       // every caller makes contiguous strides, or a view writes its own (NewView)
+        r.IsContiguous = true;     // every caller makes contiguous strides, or a view writes its own (NewView)
         for (int i = 0; i < shape.Length; i++) r.Shape[i] = shape[i];
         r.Node = -1;
         r.GradSlot = -1;
@@ -549,8 +556,7 @@ internal sealed unsafe partial class TensorContext
         }
         f.OwnedCount = 0;
         TruncateNodeObjects(f.NodeStart);
-        NodeCount = f.NodeStart;
-        TapeLengthAtLastWrite = Math.Min(TapeLengthAtLastWrite, NodeCount); // the nodes after the cut are gone
+        ShortenTape(f.NodeStart);
         NodeInputCount = f.NodeInputStart;
         NodeArgCount = f.NodeArgStart;
         _depth--;

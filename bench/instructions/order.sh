@@ -4,7 +4,8 @@
 # instruction driver's project). Scattered over the 4 MB binary, the ~30 KiB of a step's code
 # conflicts in some sets of the instruction cache and the branch predictors, and where it lands moves
 # with every change: on this machine class a change of -30 instructions per step measured +30 ns.
-# Laid out together, a step's time follows its instructions (bench/README.md).
+# Laid out together, a step's time follows its instructions (bench/README.md). Nested by workload,
+# smallest step code first (hot_methods.py): W1, W2 and W3 each fit the 64 KiB L1i.
 #
 #   bench/instructions/order.sh          # rerun after a change of the hot paths, commit the file
 #
@@ -35,4 +36,4 @@ for w in W1 W2 W3 W4 W8; do
     done
     args+=("$few" "$many" "$BUILD/$w.$few-01" "$BUILD/$w.$many-01")
 done
-python3 "$HERE/hot_methods.py" autograd_fast_ "$OUT" "${args[@]}"
+python3 "$HERE/hot_methods.py" autograd_fast_ "$OUT" "$BUILD/driver/InstructionDriver" "${args[@]}"

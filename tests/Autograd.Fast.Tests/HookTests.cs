@@ -41,6 +41,28 @@ public class HookTests
     }
 
     [Fact]
+    public void AHook_RunsAfterAnotherTensorsHookWasRemoved_OrReleasedWithItsTensor()
+    {
+        // The context's "any hooks" bit (one test per pass) follows the table: emptied, then filled again.
+        var a = Tensor.From(new[] { 1f, 2f }, requiresGrad: true);
+        var b = Tensor.From(new[] { 3f, 4f }, requiresGrad: true);
+        int runs = 0;
+        a.RegisterHook(g => { runs++; return null; }).Remove();
+        b.RegisterHook(g => { runs++; return g * 2; });
+        (a * b).Sum().Backward();
+        Assert.Equal(1, runs);
+        Assert.Equal(new[] { 2f, 4f }, V(b.Grad!.Value)); // 2 * a: b's hook ran, a's did not
+        using (Autograd.Scope())
+        {
+            var t = Tensor.From(new[] { 5f }, requiresGrad: true);
+            t.RegisterHook(g => { runs += 10; return null; });
+        } // t is released with its hook: b's still runs
+        (a * b).Sum().Backward();
+        Assert.Equal(2, runs);
+        Assert.Equal(new[] { 4f, 8f }, V(b.Grad!.Value));
+    }
+
+    [Fact]
     public void RemovedHook_DoesNotRun_AndRemovingTwiceIsFine()
     {
         var x = Tensor.From(new[] { 1f, 2f }, requiresGrad: true);

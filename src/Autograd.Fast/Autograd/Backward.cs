@@ -76,12 +76,16 @@ internal ref struct Backward
 
     /// <summary>Whether both inputs are one tensor reached by one edge (<c>x * x</c>): one gradient serves both.</summary>
     public readonly bool InputsAreOneTensor
-        => _node.InputCount == 2 && _node.In0.Slot == _node.In1.Slot && _node.In0.Edge == _node.In1.Edge;
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => _node.InputCount == 2 && _node.In0.Slot == _node.In1.Slot && _node.In0.Edge == _node.In1.Edge;
+    }
 
     /// <summary>The gradient for input <paramref name="i"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public readonly void Out(int i, Var gradient) => _outputs[i] = gradient.Slot;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private readonly Var Saved(in SavedValue saved)
     {
         if (saved.Slot < 0) ThrowHelper.RuleReadsUnsavedValue(C.NodeName(NodeIndex));

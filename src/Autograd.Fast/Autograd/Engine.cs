@@ -229,6 +229,7 @@ internal static unsafe class Engine
             else DeliverToNode(r.Node, seed);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // once per pass, from Run
         public void Sweep()
         {
             if (Restricted) MarkNodes();
@@ -715,14 +716,17 @@ internal static unsafe class Engine
         return outputs;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int[] PendingFor(TensorContext c)
     {
-        if (c.PendingGradients.Length < c.NodeCount)
-        {
-            int old = c.PendingGradients.Length;
-            Array.Resize(ref c.PendingGradients, Math.Max(c.NodeCount, old * 2));
-            Array.Fill(c.PendingGradients, -1, old, c.PendingGradients.Length - old);
-        }
+        if (c.PendingGradients.Length < c.NodeCount) GrowPending(c);
         return c.PendingGradients;
+    }
+
+    private static void GrowPending(TensorContext c)
+    {
+        int old = c.PendingGradients.Length;
+        Array.Resize(ref c.PendingGradients, Math.Max(c.NodeCount, old * 2));
+        Array.Fill(c.PendingGradients, -1, old, c.PendingGradients.Length - old);
     }
 }

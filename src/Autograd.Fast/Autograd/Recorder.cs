@@ -34,8 +34,10 @@ internal static class Recorder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int EdgeOf(ref TensorRecord r, int slot)
     {
-        if ((r.Flags & TensorFlags.RequiresGrad) == 0) return Node.NoEdge;
-        return r.Node >= 0 ? r.Node : Node.LeafEdge(slot);
+        // Two selects the compiler makes conditional moves: every recorded op runs this per input.
+        int node = r.Node, leaf = Node.LeafEdge(slot);
+        int edge = node >= 0 ? node : leaf;
+        return (r.Flags & TensorFlags.RequiresGrad) != 0 ? edge : Node.NoEdge;
     }
 
     /// <summary>
@@ -47,8 +49,9 @@ internal static class Recorder
     public static void Record(TensorContext c, OpKind kind, int output, int input0, int input1 = -1, double scalar = 0, int arg0 = 0, int arg1 = 0)
     {
         // The inputs' records are looked up once, for their flags and their edges (records never move).
+        // Without a second input, r1 is the first's record: no branch, and its flags add nothing.
         ref TensorRecord r0 = ref c.Records[input0];
-        ref TensorRecord r1 = ref input1 >= 0 ? ref c.Records[input1] : ref r0;
+        ref TensorRecord r1 = ref c.Records[input1 >= 0 ? input1 : input0];
         TensorFlags f = InputFlags(c, ref r0, ref r1, input0, input1);
         if (c.GradEnabled && (f & TensorFlags.RequiresGrad) != 0) AppendNode(c, ref r0, ref r1, kind, output, input0, input1, scalar, arg0, arg1);
         if ((f & c.TangentMask) != 0) PropagateTangent(c, kind, output, input0, input1, scalar, arg0, arg1);
@@ -77,13 +80,13 @@ internal static class Recorder
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TensorFlags InputFlags(TensorContext c, int input0, int input1)
-        => InputFlags(c, ref c.Records[input0], ref input1 >= 0 ? ref c.Records[input1] : ref c.Records[input0], input0, input1);
+        => InputFlags(c, ref c.Records[input0], ref c.Records[input1 >= 0 ? input1 : input0], input0, input1);
 
-    /// <summary><see cref="InputFlags(TensorContext, int, int)"/> with the inputs' records looked up (<paramref name="r1"/> is read only when there is a second input).</summary>
+    /// <summary><see cref="InputFlags(TensorContext, int, int)"/> with the inputs' records looked up (<paramref name="r1"/> is <paramref name="r0"/> when there is no second input).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TensorFlags InputFlags(TensorContext c, ref TensorRecord r0, ref TensorRecord r1, int input0, int input1)
     {
-        TensorFlags f = r0.Flags | (input1 >= 0 ? r1.Flags : TensorFlags.None);
+        TensorFlags f = r0.Flags | r1.Flags;
         if ((f & TensorFlags.IsView) != 0 && c.GradEnabled) f = RefreshViews(c, input0, input1);
         return f;
     }
@@ -113,9 +116,9 @@ internal static class Recorder
     /// <summary>A node of one or two inputs; it saves what its row says. Every field is written once (the hot path of every recorded op).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call per recorded op was measurable on scalar graphs
     private static ref Node AppendNode(TensorContext c, OpKind kind, int output, int input0, int input1, double scalar, int arg0, int arg1)
-        => ref AppendNode(c, ref c.Records[input0], ref input1 >= 0 ? ref c.Records[input1] : ref c.Records[input0], kind, output, input0, input1, scalar, arg0, arg1);
+        => ref AppendNode(c, ref c.Records[input0], ref c.Records[input1 >= 0 ? input1 : input0], kind, output, input0, input1, scalar, arg0, arg1);
 
-    /// <summary><see cref="AppendNode(TensorContext, OpKind, int, int, int, double, int, int)"/> with the inputs' records looked up (<paramref name="r1"/> is read only when there is a second input).</summary>
+    /// <summary><see cref="AppendNode(TensorContext, OpKind, int, int, int, double, int, int)"/> with the inputs' records looked up (<paramref name="r1"/> is <paramref name="r0"/> when there is no second input).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref Node AppendNode(TensorContext c, ref TensorRecord r0, ref TensorRecord r1, OpKind kind, int output, int input0, int input1, double scalar, int arg0, int arg1)
     {
@@ -127,16 +130,9 @@ internal static class Recorder
         n.In0.Slot = input0;
         n.In0.Edge = EdgeOf(ref r0, input0);
         n.In1.Slot = input1;
-        if (input1 >= 0)
-        {
-            n.InputCount = 2;
-            n.In1.Edge = EdgeOf(ref r1, input1);
-        }
-        else
-        {
-            n.InputCount = 1;
-            n.In1.Edge = Node.NoEdge;
-        }
+        int edge1 = EdgeOf(ref r1, input1); // r1 is r0 without a second input: computed, then not used
+        n.In1.Edge = input1 >= 0 ? edge1 : Node.NoEdge;
+        n.InputCount = (byte)(input1 >= 0 ? 2 : 1);
         n.MoreInputs = -1;
         n.Args = -1;
         n.Scalar = scalar;

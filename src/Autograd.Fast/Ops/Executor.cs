@@ -184,6 +184,7 @@ internal static unsafe class Executor
         p.Pointer = c.Pointer<T>(slot);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static int Kinds(bool x, bool y, bool z) => (x ? 1 : 0) | (y ? 2 : 0) | (z ? 4 : 0);
 
     /// <summary>One contiguous run; bit k of <paramref name="kinds"/> says operand k is one broadcast value.</summary>

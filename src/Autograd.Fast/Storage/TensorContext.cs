@@ -508,6 +508,7 @@ internal sealed unsafe partial class TensorContext
     public long GradientsOverwritten;
 
     /// <summary>Whether engine temporary <paramref name="slot"/> has more than one holder: nobody writes into it, and a release lets go of one holder.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsShared(int slot) => (uint)slot < (uint)_extraHolders.Length && _extraHolders[slot] > 0;
 
     /// <summary>One more holder of engine temporary <paramref name="slot"/>.</summary>

@@ -43,8 +43,11 @@ internal sealed partial class TensorContext
     /// <summary>Nonzero while user hook code runs inside a backward pass.</summary>
     public int RunningHooks;
 
-    /// <summary>Whether any tensor of this context has a hook or retains its gradient (one test per backward pass).</summary>
-    public bool HasAnyHooks => _hooks is { Count: > 0 };
+    /// <summary>
+    /// Whether any tensor of this context has a hook or retains its gradient (one test per backward pass).
+    /// Kept as the table changes: the dictionary's Count is shared generic code that NativeAOT calls, not inlines.
+    /// </summary>
+    public bool HasAnyHooks { get; private set; }
 
     public TensorHookSet? HooksOf(int slot)
     {
@@ -59,6 +62,7 @@ internal sealed partial class TensorContext
         {
             set = new TensorHookSet();
             _hooks[slot] = set;
+            HasAnyHooks = true;
             Records[slot].Flags |= TensorFlags.HasHooks;
         }
         return set;
@@ -105,7 +109,7 @@ internal sealed partial class TensorContext
     /// <summary>Forgets every hook of <paramref name="slot"/> (it is being released, or its history has ended).</summary>
     public void ClearHooks(int slot)
     {
-        _hooks?.Remove(slot);
+        if (_hooks is not null && _hooks.Remove(slot)) HasAnyHooks = _hooks.Count > 0;
         Records[slot].Flags &= ~TensorFlags.HasHooks;
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AutogradFast.Ops;
 using AutogradFast.Storage;
 
@@ -32,11 +33,11 @@ internal ref struct Backward
     /// </summary>
     public readonly Var LastGrad
     {
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => new(C, Grad.Slot, overwritable: GradIsOverwritable());
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // the rules that read LastGrad stay small
+    [MethodImpl(MethodImplOptions.NoInlining)] // the rules that read LastGrad stay small
     private readonly bool GradIsOverwritable() => C.IsWritableGradient(Grad.Slot, maxElements: C.FusionMinElements);
 
     public Backward(TensorContext c, ref Node node, int index, int grad, Span<int> outputs)
@@ -77,15 +78,15 @@ internal ref struct Backward
     /// <summary>Whether both inputs are one tensor reached by one edge (<c>x * x</c>): one gradient serves both.</summary>
     public readonly bool InputsAreOneTensor
     {
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => _node.InputCount == 2 && _node.In0.Slot == _node.In1.Slot && _node.In0.Edge == _node.In1.Edge;
     }
 
     /// <summary>The gradient for input <paramref name="i"/>.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly void Out(int i, Var gradient) => _outputs[i] = gradient.Slot;
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private readonly Var Saved(in SavedValue saved)
     {
         if (saved.Slot < 0) ThrowHelper.RuleReadsUnsavedValue(C.NodeName(NodeIndex));

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace AutogradFast.Threading;
 
 /// <summary>
@@ -10,7 +12,7 @@ internal static class Chunking
     public const int ChunkElements = 1 << 16;
 
     // Inline, the length test first: small runs never reach WorkerPool's class-initialisation check.
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool ShouldSplit(nint length) => length >= 2 * ChunkElements && WorkerPool.Threads > 1;
 
     public static int ChunkCount(nint length) => (int)((length + ChunkElements - 1) / ChunkElements);

@@ -216,6 +216,45 @@ public class CustomFunctionTests
         public override Tensor?[] Backward(FunctionContext ctx, Tensor gradOutput) => [gradOutput * 3];
     }
 
+    /// <summary>Doubles in forward; its backward doubles the incoming gradient in place and hands it back.</summary>
+    private sealed class DoubleWritingIntoGrad : AutogradFunction
+    {
+        public override Tensor Forward(FunctionContext ctx, Tensor[] inputs) => inputs[0] * 2;
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor gradOutput) => [gradOutput.Mul_(2)];
+    }
+
+    [Fact]
+    public void ABackwardThatWritesIntoItsGradient_DoesNotChangeTheSameGradientElsewhere()
+    {
+        // Add hands one gradient to both its inputs: the custom node gets its own copy to write into.
+        var x1 = X(1, 2);
+        var x2 = X(3, 4);
+        (new DoubleWritingIntoGrad().Apply(x1) + x2).Sum().Backward();
+        Assert.Equal([2.0, 2], V(x1.Grad!.Value));
+        Assert.Equal([1.0, 1], V(x2.Grad!.Value));
+    }
+
+    /// <summary>a + 2b + 3c + 4d + 5e: a node of more inputs than the engine's inline buffer holds.</summary>
+    private sealed class WeightedSumOfFive : AutogradFunction
+    {
+        public override Tensor Forward(FunctionContext ctx, Tensor[] inputs)
+            => inputs[0] + inputs[1] * 2 + inputs[2] * 3 + inputs[3] * 4 + inputs[4] * 5;
+
+        public override Tensor?[] Backward(FunctionContext ctx, Tensor gradOutput)
+            => [gradOutput, gradOutput * 2, gradOutput * 3, gradOutput * 4, gradOutput * 5];
+    }
+
+    [Fact]
+    public void AFunctionOfFiveInputs_GivesEachItsGradient()
+    {
+        Tensor[] inputs = [X(1), X(2), X(3), X(4), X(5)];
+        Tensor y = new WeightedSumOfFive().Apply(inputs);
+        Assert.Equal([55.0], V(y));
+        (y * 10).Sum().Backward();
+        for (int i = 0; i < 5; i++) Assert.Equal([10.0 * (i + 1)], V(inputs[i].Grad!.Value));
+    }
+
     [Fact]
     public void MarkDirty_TheNodeBecomesTheInputsHistory()
     {

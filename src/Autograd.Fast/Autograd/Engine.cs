@@ -71,10 +71,23 @@ internal static unsafe class Engine
         return forGrad ? slots : slots.Distinct().ToArray();
     }
 
-    /// <summary>One backward pass from <paramref name="roots"/> (each seeded with its gradient, or ones for a one-element root).</summary>
+    /// <summary>One backward pass from <paramref name="roots"/> (each seeded with its gradient, or ones for a one-element root), compiled per pass mode.</summary>
     private static void Run(TensorContext c, ReadOnlySpan<int> roots, ReadOnlySpan<Tensor?> gradients, bool retain, bool create,
         int[] targets, int[]? results, bool allowUnused)
     {
+        if (create) Run<RecordingPass>(c, roots, gradients, retain, targets, results, allowUnused);
+        else if (targets.Length != 0) Run<PlainPassToTargets>(c, roots, gradients, retain, targets, results, allowUnused);
+        else Run<PlainPass>(c, roots, gradients, retain, targets, results, allowUnused);
+    }
+
+    /// <summary>
+    /// <see cref="Run(TensorContext, ReadOnlySpan{int}, ReadOnlySpan{Tensor?}, bool, bool, int[], int[], bool)"/> for
+    /// one mode: a plain backward without targets (no inputs, not Autograd.Grad) has none of the other modes' tests.
+    /// </summary>
+    private static void Run<TMode>(TensorContext c, ReadOnlySpan<int> roots, ReadOnlySpan<Tensor?> gradients, bool retain,
+        int[] targets, int[]? results, bool allowUnused) where TMode : struct, IPassMode
+    {
+        bool create = TMode.Records;
         if (c.RunningHooks > 0) ThrowHelper.BackwardInsideHook();
         if (c.BackwardDepth > 0) ThrowHelper.ReentrantBackward(); // e.g. from a custom function's backward: one pass at a time
         // PyTorch's order: each given gradient's shape first, then whether the output requires grad.
@@ -90,7 +103,7 @@ internal static unsafe class Engine
         for (int i = 0; i < roots.Length; i++)
             if ((c.Records[roots[i]].Flags & TensorFlags.RequiresGrad) == 0) ThrowHelper.BackwardWithoutGrad(i);
 
-        var pass = new Pass(c, retain, create, targets, results);
+        var pass = new Pass<TMode>(c, retain, targets, results);
         bool gradMode = c.GradEnabled;
         c.BackwardDepth++; // the root scope is not collected while gradients are computed
         c.GradEnabled = create; // rules record exactly when a graph of the gradients is wanted
@@ -98,37 +111,37 @@ internal static unsafe class Engine
         // Not try/finally: NativeAOT calls a finally block as a funclet on the normal path too.
         try
         {
-            if (targets.Length != 0) pass.MarkTargets();
+            if (TMode.MayHaveTargets && targets.Length != 0) pass.MarkTargets();
             for (int i = 0; i < roots.Length; i++) pass.Seed(roots[i], in gradients[i]);
             pass.Sweep();
             pass.FinishLeaves();
-            if (results is not null) pass.CheckUsed(allowUnused);
+            if (TMode.MayHaveTargets && results is not null) pass.CheckUsed(allowUnused);
         }
         catch
         {
             pass.Abandon();
-            EndRun(c, ref pass, targets, create, mark, gradMode);
+            EndRun(c, ref pass, targets, mark, gradMode);
             throw;
         }
-        EndRun(c, ref pass, targets, create, mark, gradMode);
-        if (results is not null && !create) pass.HandResultsToTheScope();
+        EndRun(c, ref pass, targets, mark, gradMode);
+        if (TMode.MayHaveTargets && results is not null && !create) pass.HandResultsToTheScope();
     }
 
     /// <summary>What a pass undoes however it ends: target marks, its rule temporaries, grad mode, the depth.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void EndRun(TensorContext c, ref Pass pass, int[] targets, bool create, int mark, bool gradMode)
+    private static void EndRun<TMode>(TensorContext c, ref Pass<TMode> pass, int[] targets, int mark, bool gradMode) where TMode : struct, IPassMode
     {
-        if (targets.Length != 0) pass.UnmarkTargets();
-        if (!create) c.EndRuleTemporaries(mark, outermost: true);
+        if (TMode.MayHaveTargets && targets.Length != 0) pass.UnmarkTargets();
+        if (!TMode.Records) c.EndRuleTemporaries(mark, outermost: true);
         c.GradEnabled = gradMode;
         c.BackwardDepth--;
     }
 
-    /// <summary>The state of one backward pass.</summary>
-    private ref struct Pass
+    /// <summary>The state of one backward pass, compiled per <see cref="IPassMode"/>: a plain pass's code has none of the other modes' tests.</summary>
+    private ref struct Pass<TMode> where TMode : struct, IPassMode
     {
         private readonly TensorContext _c;
-        private readonly bool _retain, _create;
+        private readonly bool _retain;
         private readonly int[] _targets;
         private readonly int[]? _results;        // Autograd.Grad: one gradient per target (-1 until reached)
         private readonly int[] _pending;         // per node: the gradient summed so far, -1 when none
@@ -142,14 +155,13 @@ internal static unsafe class Engine
         private const byte Capture = 1, Propagate = 2;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)] // built in place on Run's stack: out of line, each reference field took a checked write barrier
-        public Pass(TensorContext c, bool retain, bool create, int[] targets, int[]? results)
+        public Pass(TensorContext c, bool retain, int[] targets, int[]? results)
         {
             _c = c;
             _retain = retain;
-            _create = create;
             _targets = targets;
             _results = results;
-            if (results is not null) Array.Fill(results, -1);
+            if (TMode.MayHaveTargets && results is not null) Array.Fill(results, -1);
             _pending = PendingFor(c);
             _marks = [];
             _top = -1;
@@ -159,7 +171,26 @@ internal static unsafe class Engine
             _checkFinite = c.AnomalyEnabled && c.AnomalyCheckNan;
         }
 
-        private readonly bool Restricted => _targets.Length > 0;
+        /// <summary>createGraph: rules record, gradients are ordinary tensors of the user's scope.</summary>
+        private static bool Create
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)] // a constant in the plain pass: its tests fold away
+            get => TMode.Records;
+        }
+
+        /// <summary>Only some tensors want gradients (backward(inputs), Autograd.Grad).</summary>
+        private readonly bool Restricted
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)] // a constant in the plain pass: its tests fold away
+            get => TMode.MayHaveTargets && _targets.Length > 0;
+        }
+
+        /// <summary>Autograd.Grad: the gradients go to the results, not to .Grad.</summary>
+        private readonly bool HasResults
+        {
+            [MethodImpl(MethodImplOptions.AggressiveInlining)] // a constant in the plain pass: its tests fold away
+            get => TMode.MayHaveTargets && _results is not null;
+        }
 
         // ---- targets (backward(inputs=...) and Autograd.Grad) ----
 
@@ -213,10 +244,10 @@ internal static unsafe class Engine
             if (gradient is null)
             {
                 if (r.NumEl != 1) ThrowHelper.ImplicitGradNonScalar();
-                seed = _c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: false, temporary: !_create);
+                seed = _c.NewTensor(r.DType, r.Shape.AsSpan(r.Rank), zero: false, temporary: !Create);
                 Fill.Scalar(_c, seed, 1);
             }
-            else if (_create)
+            else if (Create)
             {
                 seed = new Var(_c, gradient.Value.Slot).To(r.DType).Slot; // the gradient's own history is part of the new graph
             }
@@ -229,25 +260,16 @@ internal static unsafe class Engine
             else DeliverToNode(r.Node, seed);
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] // once per pass, from Run
         public void Sweep()
         {
             if (Restricted) MarkNodes();
-            if (_create) Sweep<RecordingPass>();
-            else if (Restricted) Sweep<PlainPassToTargets>();
-            else Sweep<PlainPass>();
-        }
-
-        /// <summary>The sweep, compiled once per <see cref="IPassMode"/>: a plain backward's per-node code has none of the other modes' tests.</summary>
-        private void Sweep<TMode>() where TMode : struct, IPassMode
-        {
             for (int i = _top; i >= 0 && _waiting > 0; i--)
             {
                 int grad = _pending[i];
                 if (grad < 0) continue;
                 _pending[i] = -1;
                 _waiting--;
-                byte mark = TMode.MayHaveTargets && Restricted ? _marks[i] : Propagate;
+                byte mark = Restricted ? _marks[i] : Propagate;
                 bool propagates = (mark & Propagate) != 0;
                 // The context's hook table first: the node's flag costs a load of its record, which Process makes anyway.
                 if (mark != 0 && _c.HasAnyHooks && (_c.Nodes[i].Flags & NodeFlags.HasTensorHooks) != 0) grad = AtHookedNode(i, grad, mark);
@@ -257,38 +279,53 @@ internal static unsafe class Engine
                     CaptureAtNode(i, propagates && !TMode.Records ? StridedCopy.Clone(_c, grad, temporary: true) : grad);
                 }
                 else if (!propagates) Discard(grad);
-                if (propagates) Process<TMode>(i, grad);
+                if (!propagates) continue;
+                ref Node n = ref _c.Nodes[i];
+                // A plain backward's common node takes the code without the unusual cases' tests: one test here instead of four there.
+                if (!TMode.MayHaveTargets && IsOrdinary(i, ref n)) Process<OrdinaryNode>(i, ref n, grad);
+                else Process<AnyNode>(i, ref n, grad);
             }
         }
 
         /// <summary>
-        /// Runs node <paramref name="index"/>'s rule on its summed gradient and delivers each input's gradient.
+        /// A node without anything <c>Process</c> tests for at an unusual node: not a custom function's,
+        /// its saved values neither released nor possibly modified, at most <see cref="OutputBuffer.Length"/>
+        /// inputs (today only custom nodes have more), no anomaly check. The tests are combined without
+        /// branches: on the tiny graphs each branch was a taken jump, and those, not instructions, set the time.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly bool IsOrdinary(int index, ref Node n)
+            => (n.Kind != OpKind.Custom) & ((n.Flags & NodeFlags.SavedReleased) == 0) & (index >= _c.TapeLengthAtLastWrite)
+                & (n.InputCount <= OutputBuffer.Length) & !_checkFinite;
+
+        /// <summary>
+        /// Runs node <paramref name="index"/>'s rule on its summed gradient and delivers each input's gradient
+        /// (compiled per pass mode, and per <see cref="INodeCase"/>: the ordinary node's code skips the unusual cases).
         /// No exception handler here (one per node cost a few ns on tiny graphs): if a rule or a delivery
         /// throws, <see cref="Abandon"/> lets go of the gradient in flight and the run's end releases
         /// every rule temporary.
         /// </summary>
-        private void Process<TMode>(int index, int grad) where TMode : struct, IPassMode
+        private void Process<TNode>(int index, ref Node n, int grad) where TNode : struct, INodeCase
         {
-            ref Node n = ref _c.Nodes[index];
-            if (n.Kind == OpKind.Custom) grad = Unshared(grad); // the user's backward may write into it
+            if (TNode.MayBeUnusual && n.Kind == OpKind.Custom) grad = Unshared(grad); // the user's backward may write into it
             _inFlight = grad;
-            if ((n.Flags & NodeFlags.SavesValues) != 0) CheckSavedValues(index, ref n);
+            if (TNode.MayBeUnusual && (n.Flags & NodeFlags.SavesValues) != 0) CheckSavedValues(index, ref n);
             int mark = TMode.Records ? -1 : _c.BeginRuleTemporaries();
             Unsafe.SkipInit(out OutputBuffer inline);
             Unsafe.As<OutputBuffer, Vector128<int>>(ref inline) = Vector128<int>.AllBitsSet; // four -1s (no gradient yet) in one store
-            Span<int> outputs = n.InputCount <= OutputBuffer.Length ? inline[..n.InputCount] : NoOutputsYet(n.InputCount);
+            Span<int> outputs = !TNode.MayBeUnusual || n.InputCount <= OutputBuffer.Length ? inline[..n.InputCount] : NoOutputsYet(n.InputCount);
             var rule = new BackwardContext(_c, ref n, index, grad, outputs);
             _c.Rows[(int)n.Kind].Rule(ref rule);
             if (!_retain && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
-            if (_checkFinite) CheckFinite(index, ref n, outputs);
-            PrepareOutputs<TMode>(index, ref n, outputs);
+            if (TNode.MayBeUnusual && _checkFinite) CheckFinite(index, ref n, outputs);
+            PrepareOutputs(index, ref n, outputs);
             ref int output = ref MemoryMarshal.GetReference(outputs); // indexed below its length: no bounds checks
             for (int k = 0; k < outputs.Length; k++)
             {
                 int g = Unsafe.Add(ref output, k);
                 if (g < 0) continue;
                 // A delivery that takes grad itself holds it from then on (stores it, or adds it and lets go of it).
-                if (Deliver<TMode>(index, k, BackwardContext.Input(ref n, k, _c), g) == grad) _inFlight = -1;
+                if (Deliver(index, k, BackwardContext.Input(ref n, k, _c), g) == grad) _inFlight = -1;
             }
             if (mark >= 0) _c.EndRuleTemporaries(mark, outermost: false);
             if (_inFlight >= 0) Discard(grad);
@@ -303,7 +340,7 @@ internal static unsafe class Engine
         /// of its hold as it would release it. One pass over the outputs: this runs once per node.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void PrepareOutputs<TMode>(int index, ref Node n, Span<int> outputs) where TMode : struct, IPassMode
+        private readonly void PrepareOutputs(int index, ref Node n, Span<int> outputs)
         {
             ref int output = ref MemoryMarshal.GetReference(outputs); // indexed below its length: no bounds checks
             for (int k = 0; k < outputs.Length; k++)
@@ -330,7 +367,7 @@ internal static unsafe class Engine
 
         /// <summary>Sends one input's gradient along its edge, shaped and typed as the input (in a plain backward it already is); returns the slot delivered.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private int Deliver<TMode>(int node, int k, in NodeInput input, int grad) where TMode : struct, IPassMode
+        private int Deliver(int node, int k, in NodeInput input, int grad)
         {
             if (TMode.Records) grad = Conform(node, k, input.Slot, grad);
             if (input.Edge >= 0) DeliverToNode(input.Edge, grad);
@@ -399,7 +436,7 @@ internal static unsafe class Engine
         /// <summary>a + b as the engine's: in place into a when the engine alone owns a's dense memory, else a new tensor (recorded under createGraph).</summary>
         private readonly int Sum(int a, int b)
         {
-            if (!_create && _c.IsWritableGradient(a) && (_c.Records[b].Flags & _c.TangentMask) == 0) // tangents follow the out-of-place sum
+            if (!Create && _c.IsWritableGradient(a) && (_c.Records[b].Flags & _c.TangentMask) == 0) // tangents follow the out-of-place sum
             {
                 Accumulate.AddInto(_c, a, b);
                 Discard(b);
@@ -429,7 +466,7 @@ internal static unsafe class Engine
             foreach (int t in _targets)
             {
                 if (_c.Records[t].Node != index) continue;
-                if (_results is not null) SetResult(t, grad);
+                if (HasResults) SetResult(t, grad);
                 else WriteGrad(t, grad);
                 return; // targets are distinct tensors, and one node has one output
             }
@@ -459,9 +496,9 @@ internal static unsafe class Engine
             _inFlight = grad; // a hook that throws: Abandon lets go of it
             grad = Hooks.RunGradientHooks(_c, output, index, grad);
             _inFlight = grad;
-            bool capturedIntoGrad = (mark & Capture) != 0 && _results is null;
+            bool capturedIntoGrad = (mark & Capture) != 0 && !HasResults;
             if (!capturedIntoGrad && Hooks.RetainsGradAt(_c, output, index))
-                WriteGrad(output, _create ? grad : StridedCopy.Clone(_c, grad, temporary: true));
+                WriteGrad(output, Create ? grad : StridedCopy.Clone(_c, grad, temporary: true));
             _inFlight = -1;
             return grad;
         }
@@ -492,10 +529,10 @@ internal static unsafe class Engine
                 ref int accumulated = ref _c.AccumulatorOf(leaf);
                 int grad = accumulated;
                 accumulated = -1;
-                if (_results is not null) SetResult(leaf, grad);
+                if (HasResults) SetResult(leaf, grad);
                 else WriteGrad(leaf, grad);
             }
-            if (hooks && _results is null)
+            if (hooks && !HasResults)
             {
                 for (int i = _leafStart; i < end; i++) Hooks.RunPostAccumulateHooks(_c, _c.TouchedLeaf(i));
             }
@@ -511,7 +548,7 @@ internal static unsafe class Engine
         {
             // The common case inline (a plain backward adding into a dense .Grad); the rest out of line keeps the hot path to a few cache lines.
             int existing = _c.Records[leaf].GradSlot;
-            if (_create || existing < 0 || InPlace.HasInternalOverlap(_c.Records[existing]))
+            if (Create || existing < 0 || InPlace.HasInternalOverlap(_c.Records[existing]))
             {
                 WriteGradSlow(leaf, grad);
                 return;
@@ -526,7 +563,7 @@ internal static unsafe class Engine
         private readonly void WriteGradSlow(int leaf, int grad)
         {
             ref TensorRecord r = ref _c.Records[leaf];
-            if (_create)
+            if (Create)
             {
                 Var g = new(_c, grad);
                 // PyTorch: a leaf's first gradient is copied in (CopyBackwards), a non-leaf's cloned (CloneBackward0).
@@ -661,15 +698,15 @@ internal static unsafe class Engine
                 accumulated = -1;
             }
             _c.TouchedLeafCount = _leafStart;
-            if (_results is not null)
+            if (HasResults)
             {
-                foreach (int g in _results)
+                foreach (int g in _results!)
                     if (g >= 0) Discard(g);
             }
         }
     }
 
-    /// <summary>What a pass is, as a type argument of its per-node code (<c>Sweep</c>, <c>Process</c>, delivery), which is compiled once per mode.</summary>
+    /// <summary>What a pass is, as the type argument of <see cref="Pass{TMode}"/> and <c>Run</c>, which are compiled once per mode.</summary>
     private interface IPassMode
     {
         /// <summary>createGraph: rules record, gradients are ordinary tensors of the user's scope.</summary>
@@ -695,6 +732,22 @@ internal static unsafe class Engine
     {
         public static bool Records => true;
         public static bool MayHaveTargets => true;
+    }
+
+    /// <summary>Which nodes a compilation of <c>Process</c> meets: any, or only ordinary ones (<c>IsOrdinary</c>), whose code has no tests for the rest.</summary>
+    private interface INodeCase
+    {
+        static abstract bool MayBeUnusual { get; }
+    }
+
+    private struct AnyNode : INodeCase
+    {
+        public static bool MayBeUnusual => true;
+    }
+
+    private struct OrdinaryNode : INodeCase
+    {
+        public static bool MayBeUnusual => false;
     }
 
     /// <summary>Room for the gradients of a node's inputs without allocating (more inputs use an array).</summary>

@@ -289,14 +289,22 @@ internal static unsafe class Engine
 
         /// <summary>
         /// A node without anything <c>Process</c> tests for at an unusual node: not a custom function's,
-        /// its saved values neither released nor possibly modified, at most <see cref="OutputBuffer.Length"/>
-        /// inputs (today only custom nodes have more), no anomaly check. The tests are combined without
-        /// branches: on the tiny graphs each branch was a taken jump, and those, not instructions, set the time.
+        /// its saved values neither released nor possibly modified, its inputs the two inline ones (see
+        /// <see cref="InputOf"/>), no anomaly check. The tests are combined without branches: on the tiny
+        /// graphs each branch was a taken jump, and those, not instructions, set the time.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly bool IsOrdinary(int index, ref Node n)
             => (n.Kind != OpKind.Custom) & ((n.Flags & NodeFlags.SavedReleased) == 0) & (index >= _c.TapeLengthAtLastWrite)
-                & (n.InputCount <= OutputBuffer.Length) & !_checkFinite;
+                & (n.InputCount <= 2) & !_checkFinite;
+
+        /// <summary>Input <paramref name="k"/> of a node <c>Process</c> meets: an ordinary node's are In0 and In1, adjacent in the node, read without a branch.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly ref NodeInput InputOf<TNode>(ref Node n, int k) where TNode : struct, INodeCase
+        {
+            if (TNode.MayBeUnusual) return ref BackwardContext.Input(ref n, k, _c);
+            return ref Unsafe.Add(ref n.In0, k);
+        }
 
         /// <summary>
         /// Runs node <paramref name="index"/>'s rule on its summed gradient and delivers each input's gradient
@@ -318,14 +326,17 @@ internal static unsafe class Engine
             _c.Rows[(int)n.Kind].Rule(ref rule);
             if (!_retain && (n.Flags & NodeFlags.SavesValues) != 0) n.Flags |= NodeFlags.SavedReleased;
             if (TNode.MayBeUnusual && _checkFinite) CheckFinite(index, ref n, outputs);
-            PrepareOutputs(index, ref n, outputs);
+            PrepareOutputs<TNode>(index, ref n, outputs);
             ref int output = ref MemoryMarshal.GetReference(outputs); // indexed below its length: no bounds checks
-            for (int k = 0; k < outputs.Length; k++)
+            if (TNode.MayBeUnusual)
             {
-                int g = Unsafe.Add(ref output, k);
-                if (g < 0) continue;
-                // A delivery that takes grad itself holds it from then on (stores it, or adds it and lets go of it).
-                if (Deliver(index, k, BackwardContext.Input(ref n, k, _c), g) == grad) _inFlight = -1;
+                for (int k = 0; k < outputs.Length; k++) DeliverOutput<TNode>(index, ref n, ref output, k, grad);
+            }
+            else
+            {
+                // An ordinary node's one or two outputs, unrolled: the loop's layout took more jumps than its work.
+                DeliverOutput<TNode>(index, ref n, ref output, 0, grad);
+                if (outputs.Length == 2) DeliverOutput<TNode>(index, ref n, ref output, 1, grad);
             }
             if (mark >= 0) _c.EndRuleTemporaries(mark, outermost: false);
             if (_inFlight >= 0) Discard(grad);
@@ -340,29 +351,48 @@ internal static unsafe class Engine
         /// of its hold as it would release it. One pass over the outputs: this runs once per node.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void PrepareOutputs(int index, ref Node n, Span<int> outputs)
+        private readonly void PrepareOutputs<TNode>(int index, ref Node n, Span<int> outputs) where TNode : struct, INodeCase
         {
             ref int output = ref MemoryMarshal.GetReference(outputs); // indexed below its length: no bounds checks
-            for (int k = 0; k < outputs.Length; k++)
+            if (TNode.MayBeUnusual)
             {
-                int g = Unsafe.Add(ref output, k);
-                if (g < 0) continue;
-                ref NodeInput input = ref BackwardContext.Input(ref n, k, _c);
-                if (input.Edge == Node.NoEdge)
-                {
-                    Unsafe.Add(ref output, k) = -1; // released with the rule's other temporaries
-                    continue;
-                }
-                if (TMode.Records) continue; // Deliver conforms, recording
-                g = Unsafe.Add(ref output, k) = Conform(index, k, input.Slot, g);
-                for (int j = 0; j < k; j++)
-                {
-                    if (Unsafe.Add(ref output, j) != g) continue;
-                    _c.KeepRuleTemporary(g);
-                    if (_c.IsEngineOwned(g)) _c.Share(g); // a tensor of a scope is only read, by any number of holders
-                    break;
-                }
+                for (int k = 0; k < outputs.Length; k++) PrepareOutput<TNode>(index, ref n, ref output, k);
+                return;
             }
+            PrepareOutput<TNode>(index, ref n, ref output, 0); // an ordinary node's one or two, unrolled (see Process)
+            if (outputs.Length == 2) PrepareOutput<TNode>(index, ref n, ref output, 1);
+        }
+
+        /// <summary><c>PrepareOutputs</c> for output <paramref name="k"/> (those before it are prepared).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void PrepareOutput<TNode>(int index, ref Node n, ref int output, int k) where TNode : struct, INodeCase
+        {
+            int g = Unsafe.Add(ref output, k);
+            if (g < 0) return;
+            ref NodeInput input = ref InputOf<TNode>(ref n, k);
+            if (input.Edge == Node.NoEdge)
+            {
+                Unsafe.Add(ref output, k) = -1; // released with the rule's other temporaries
+                return;
+            }
+            if (TMode.Records) return; // Deliver conforms, recording
+            g = Unsafe.Add(ref output, k) = Conform(index, k, input.Slot, g);
+            for (int j = 0; j < k; j++)
+            {
+                if (Unsafe.Add(ref output, j) != g) continue;
+                _c.KeepRuleTemporary(g);
+                if (_c.IsEngineOwned(g)) _c.Share(g); // a tensor of a scope is only read, by any number of holders
+                break;
+            }
+        }
+
+        /// <summary>Delivers output <paramref name="k"/> if the rule gave one; a delivery that takes the node's gradient itself holds it from then on (stores it, or adds it and lets go of it).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void DeliverOutput<TNode>(int index, ref Node n, ref int output, int k, int grad) where TNode : struct, INodeCase
+        {
+            int g = Unsafe.Add(ref output, k);
+            if (g < 0) return;
+            if (Deliver(index, k, InputOf<TNode>(ref n, k), g) == grad) _inFlight = -1;
         }
 
         /// <summary>Sends one input's gradient along its edge, shaped and typed as the input (in a plain backward it already is); returns the slot delivered.</summary>

@@ -71,7 +71,7 @@ internal struct Node
     public NodeFlags Flags;
     public byte InputCount;
     public int Output;                   // slot of the result
-    public NodeInput In0, In1;           // inputs 0 and 1; inputs 2.. at NodeInputs[MoreInputs + i - 2]
+    public NodeInput In0, In1;           // inputs 0 and 1, adjacent (the engine reads them by index; NodeLayoutTests); inputs 2.. at NodeInputs[MoreInputs + i - 2]
     public int MoreInputs;
     public SavedValue Self, Other, Result;
     public int Args;                     // start of this node's integers in the side arena (geometries), or -1

@@ -173,15 +173,22 @@ internal sealed unsafe partial class TensorContext
         int numel = Dims.NumEl(shape);
         long bytes = (long)numel * dtype.ElementSize();
         int depth = temporary ? -1 : _allocationDepth;
-        if (depth == 0 && bytes > TensorRecord.InlineBytes) _rootBytes += bytes;
-        ref TensorRecord r = ref NewSlot(out int slot, bytes <= TensorRecord.InlineBytes ? -1 : NewStorage(bytes, zero), dtype, shape, 0, numel, depth);
-        if (r.Storage == -1)
-        {
-            r.Storage = -(slot + 1);
-            r.InlineVersion = 0;
-            if (zero) r.Inline0 = r.Inline1 = 0;
-        }
-        else Storages[r.Storage].RefCount++;
+        if (bytes > TensorRecord.InlineBytes) return NewPooledTensor(dtype, shape, numel, bytes, zero, depth);
+        // Tiny data lives in the record: the path of scalar graphs, without the pool's tests.
+        ref TensorRecord r = ref NewSlot(out int slot, -1, dtype, shape, 0, numel, depth);
+        r.Storage = -(slot + 1);
+        r.InlineVersion = 0;
+        r.Inline0 = r.Inline1 = 0; // zeroed whether asked or not: two stores cost less than a test
+        if (r.Rank > 0) WriteContiguousStrides(ref r);
+        return slot;
+    }
+
+    /// <summary><see cref="NewTensor"/> for data of more than <see cref="TensorRecord.InlineBytes"/>: a pool buffer, counted against the root scope's budget when the root scope owns it.</summary>
+    private int NewPooledTensor(DType dtype, ReadOnlySpan<int> shape, int numel, long bytes, bool zero, int depth)
+    {
+        if (depth == 0) _rootBytes += bytes;
+        ref TensorRecord r = ref NewSlot(out int slot, NewStorage(bytes, zero), dtype, shape, 0, numel, depth);
+        Storages[r.Storage].RefCount++;
         if (r.Rank > 0) WriteContiguousStrides(ref r);
         return slot;
     }

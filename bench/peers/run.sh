@@ -9,6 +9,10 @@
 #                                  # all three, twice, interleaved; the JSON lines, then table.py's table
 #                                  # (--save: also writes NAME.jsonl and NAME.txt, relative to bench/peers)
 #   bench/peers/run.sh smoke       # CI: one check step per workload in every impl, PASS/FAIL, no timing
+#   bench/peers/run.sh versus REV [--save results/NAME]
+#                                  # the library at revision REV against this tree, both published the
+#                                  # same way, taking turns PEERS_RUNS times (default 3; PEERS_ONLY=W1,W2
+#                                  # limits the workloads); the JSON lines, then table.py --versus
 #
 # W1-W4 and W8 run at 1 thread, W5-W7 at 1 and 2. Prerequisites: bench/peers/install.sh (Debian's
 # python3-torch, libtorch-dev, libopenblas0-pthread, cmake, g++) and the .NET SDK. Builds go to
@@ -26,8 +30,9 @@ log() { echo "[peers $(date +%T)] $*" >&2; }
 
 # ---- builds -------------------------------------------------------------------------------------
 
-build_csharp() {
-    log "publishing the tool with NativeAOT -> $BUILD/csharp"
+build_csharp() {   # [$1: source tree (default this one), $2: build directory (default $BUILD)]
+    local ROOT="${1:-$ROOT}" BUILD="${2:-$BUILD}"
+    log "publishing the tool of $ROOT with NativeAOT -> $BUILD/csharp"
     # A private artifacts path: other builds of the repository may be running at the same time.
     # IlcInstructionSet: NativeAOT compiles for a baseline x86-64 (SSE4.2: Vector<T> 16 bytes, no
     # Vector256/512) unless told otherwise, while torch dispatches to AVX2/AVX-512 at run time and the JIT
@@ -75,11 +80,13 @@ variant_env() {
 
 # ---- suites: JSON lines on stdout ----------------------------------------------------------------
 
-run_csharp() {   # $1: run id
-    log "csharp run $1 variant aot"
-    "$BUILD/csharp/autograd-fast" peers --run "$1" --variant aot
-    log "csharp run $1 variant jit"
-    dotnet "$BUILD/csharp-jit/autograd-fast.dll" peers --run "$1" --variant jit
+run_csharp() {   # $1: run id [, $2: build directory (default $BUILD), $3: suffix of the variants' names]
+    local build="${2:-$BUILD}" suffix="${3:-}" only=()
+    if [ -n "${PEERS_ONLY:-}" ]; then only=(--only "$PEERS_ONLY"); fi
+    log "csharp run $1 variant aot$suffix"
+    "$build/csharp/autograd-fast" peers --run "$1" --variant "aot$suffix" "${only[@]}"
+    log "csharp run $1 variant jit$suffix"
+    dotnet "$build/csharp-jit/autograd-fast.dll" peers --run "$1" --variant "jit$suffix" "${only[@]}"
 }
 
 run_torch() {    # $1: run id
@@ -121,6 +128,25 @@ run_smoke() {
     log "smoke: all PASS"
 }
 
+# ---- saving a run (--save results/NAME) ---------------------------------------------------------
+
+save_path() {    # $1: "--save" or nothing, $2: NAME relative to bench/peers or absolute -> the absolute path ("" without --save)
+    [ "$1" = "--save" ] || return 0
+    local path="${2:?--save needs a path}"
+    case "$path" in /*) ;; *) path="$HERE/$path" ;; esac
+    mkdir -p "$(dirname "$path")"
+    echo "$path"
+}
+
+save_results() { # $1: the run's JSON lines (and $1.txt, its table), $2: save path or "", $3...: footer lines
+    local lines="$1" save="$2"
+    shift 2
+    [ -n "$save" ] || return 0
+    cp "$lines" "$save.jsonl"
+    { cat "$lines.txt"; echo; printf '%s\n' "$@"; } > "$save.txt"
+    log "saved $save.jsonl and $save.txt"
+}
+
 mode="${1:-}"
 case "$mode" in
     csharp) build_csharp; run_csharp "${PEERS_RUN:-1}" ;;
@@ -128,12 +154,7 @@ case "$mode" in
     libtorch) build_libtorch; run_libtorch "${PEERS_RUN:-1}" ;;
     smoke) build_csharp; build_libtorch; run_smoke ;;
     all)
-        save=""
-        if [ "${2:-}" = "--save" ]; then
-            save="${3:?--save needs a path}"
-            case "$save" in /*) ;; *) save="$HERE/$save" ;; esac
-            mkdir -p "$(dirname "$save")"
-        fi
+        save="$(save_path "${2:-}" "${3:-}")"
         start=$(date +%s)
         load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
         build_csharp
@@ -151,16 +172,31 @@ case "$mode" in
         "$PY" "$HERE/table.py" "$lines" | tee "$lines.txt"
         elapsed=$(( $(date +%s) - start ))
         log "all: ${elapsed} s in total (builds included); JSON lines in $lines"
-        if [ -n "$save" ]; then
-            cp "$lines" "$save.jsonl"
-            { cat "$lines.txt"; echo
-              echo "run.sh all: ${elapsed} s in total (builds included), $(nproc) cores, $(date -u +%FT%TZ)"
-              echo "load average (1/5/15 min) at start: $load_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"; } > "$save.txt"
-            log "saved $save.jsonl and $save.txt"
-        fi
+        save_results "$lines" "$save" "run.sh all: ${elapsed} s in total (builds included), $(nproc) cores, $(date -u +%FT%TZ)" \
+            "load average (1/5/15 min) at start: $load_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+        ;;
+    versus)
+        # The same harness for two revisions of the library: a change's cost in the lines users see.
+        rev="$(git -C "$ROOT" rev-parse --short "${2:?versus needs a revision}")"
+        save="$(save_path "${3:-}" "${4:-}")"
+        load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+        tree="$BUILD/tree-$rev"
+        [ -d "$tree" ] || git -C "$ROOT" worktree add --detach "$tree" "$rev" >&2
+        build_csharp "$tree" "$BUILD/versus-$rev"
+        build_csharp
+        lines="$BUILD/versus-$rev-$(date +%Y%m%d-%H%M%S).jsonl"
+        : > "$lines"
+        for ((r = 1; r <= ${PEERS_RUNS:-3}; r++)); do
+            run_csharp "$r" "$BUILD/versus-$rev" "-$rev" | tee -a "$lines"
+            run_csharp "$r" | tee -a "$lines"
+        done
+        echo
+        "$PY" "$HERE/table.py" --versus "$lines" | tee "$lines.txt"
+        save_results "$lines" "$save" "run.sh versus $rev: ${PEERS_RUNS:-3} turns each, $(nproc) cores, $(date -u +%FT%TZ)" \
+            "load average (1/5/15 min) at start: $load_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
         ;;
     *)
-        sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

@@ -2,6 +2,7 @@
 """Side-by-side table of the peer workloads' JSON lines (shared/workloads.md's format).
 
     python3 bench/peers/table.py results/2026-11-21.jsonl      # or: ... | python3 bench/peers/table.py
+    python3 bench/peers/table.py --versus results/NAME.jsonl   # lines of run.sh versus REV
 
 Reads JSON lines (other lines are ignored) from the files given, or stdin. For each workload and
 thread count it shows our median ("csharp"), the best peer line (the impl/variant with the lowest
@@ -9,6 +10,10 @@ median, whatever its variant) and the ratio peer / ours: how many times faster w
 Each line is run at least twice (run.sh all); a (workload, impl, variant, threads) uses its best run,
 i.e. the lowest median over runs, for ours and for the peers alike. Then the check values of each impl
 side by side. Standard library only.
+
+With --versus: the lines of `run.sh versus REV`, our library at revision REV (variants "aot-REV",
+"jit-REV") and at this tree ("aot", "jit"). Per workload, thread count and variant, each side's
+best median over the turns and the ratio this tree / REV (< 1: this tree is faster).
 """
 
 import json
@@ -162,11 +167,38 @@ def render(rows):
     return "\n".join(out)
 
 
+def render_versus(rows):
+    best = {}    # (workload, threads, variant, side) -> lowest median over the turns
+    revs = set()
+    for r in rows:
+        if r.get("impl") != OURS:
+            continue
+        variant, _, rev = r["variant"].partition("-")
+        side = rev or "this tree"
+        if rev:
+            revs.add(rev)
+        key = (r["workload"], r["threads"], variant, side)
+        best[key] = min(best.get(key, float("inf")), r["median_ns"])
+    if len(revs) != 1:
+        sys.exit(f"table.py --versus: expected the lines of one revision against this tree, found revisions {sorted(revs)}")
+    rev = revs.pop()
+    out = [f"Median per step, best over the turns: {rev} against this tree (ratio < 1: this tree is faster).", ""]
+    out.append(f"{'workload':<9}{'thr':>4}  {'variant':<8}{rev:>12}{'this tree':>12}{'ratio':>8}")
+    for workload, threads, variant in sorted({k[:3] for k in best}):
+        before, after = best.get((workload, threads, variant, rev)), best.get((workload, threads, variant, "this tree"))
+        if before is None or after is None:
+            continue
+        out.append(f"{workload:<9}{threads:>4}  {variant:<8}{fmt_time(before):>12}{fmt_time(after):>12}{after / before:>7.2f}x")
+    return "\n".join(out)
+
+
 def main():
-    rows = read_lines(sys.argv[1:])
+    args = sys.argv[1:]
+    versus = "--versus" in args
+    rows = read_lines([a for a in args if a != "--versus"])
     if not rows:
         sys.exit("table.py: no JSON lines found")
-    print(render(rows))
+    print(render_versus(rows) if versus else render(rows))
 
 
 if __name__ == "__main__":

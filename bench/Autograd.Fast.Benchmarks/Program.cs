@@ -8,12 +8,14 @@ namespace AutogradFast.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project bench/Autograd.Fast.Benchmarks -- [BenchmarkDotNet options]</c>,
-/// e.g. <c>--filter "*Workload*" --job short</c>. See bench/README.md.
+/// e.g. <c>--filter "*Workload*" --job short</c>; or <c>-- inlining W8</c>, the JIT's failed inlines in a
+/// workload (<see cref="JitInlining"/>). See bench/README.md.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args is ["inlining", ..]) return JitInlining.Run(args);
         // In process: the benchmarks run in this process (BenchmarkDotNet's InProcessEmit toolchain)
         // instead of a generated project that BenchmarkDotNet would build next to the sources with the
         // default output paths. Added as the command-line switch so that --job short etc. still apply.

@@ -71,12 +71,14 @@ namespace AutogradFast.Ops
 {
     internal static unsafe class Arithmetic
     {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
         public static Tensor Binary<TOp>(Tensor a, Tensor b, OpKind kind) where TOp : struct, IElementwiseOperator
         {
             TensorContext c = ContextOf(a, b);
             return new Tensor(c, Binary<TOp>(c, a.Slot, b.Slot, kind));
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
         public static Tensor Scalar<TOp>(Tensor a, double s, bool scalarIsIntegral, OpKind kind) where TOp : struct, IElementwiseOperator
         {
             TensorContext c = a.Ctx;

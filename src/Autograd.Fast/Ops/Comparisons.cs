@@ -32,12 +32,14 @@ namespace AutogradFast.Ops
         /// <c>a op b</c> as a bool tensor of the broadcast shape, computed in PyTorch's result type of
         /// the operands (a float64 0-d tensor does not lift a float32 tensor; bools compare as 0/1).
         /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
         public static Tensor Compare(Tensor a, Operand b, Tensor bTensor, Comparison op)
         {
             TensorContext c = OpSupport.ContextOf(a, bTensor);
             return new Tensor(c, Compare(c, Operand.Of(a.Slot), b, op));
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // the entry point's hot path
         public static int Compare(TensorContext c, Operand aOperand, Operand b, Comparison op)
         {
             int a = aOperand.Slot;

@@ -61,6 +61,7 @@ internal static unsafe class Executor
         public T Value;         // storage for a scalar operand
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // the walk over operands: a root of its own, so an op's inlined path stays short
     private static void Run<T, TOp>(TensorContext c, Operand x, Operand y, Operand z, int result)
         where T : unmanaged, INumber<T> where TOp : struct, IElementwiseOperator
     {

@@ -22,6 +22,7 @@ internal static class OpSupport
     public static DType FloatingResult(DType dtype) => dtype.IsFloatingPoint() ? dtype : DType.Float32;
 
     /// <summary>A new tensor in the current scope, shaped like <paramref name="like"/>, holding op(x, y, z).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // on every elementwise op's hot path (README, "Inlining")
     public static int Map<TOp>(TensorContext c, int like, DType dtype, Operand x, Operand y = default, Operand z = default)
         where TOp : struct, IElementwiseOperator
         => MapInto<TOp>(c, like, dtype, temporary: false, x, y, z);
@@ -31,6 +32,7 @@ internal static class OpSupport
         where TOp : struct, IElementwiseOperator
         => MapInto<TOp>(c, like, c.Records[like].DType, temporary: true, x, y, z);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static int MapInto<TOp>(TensorContext c, int like, DType dtype, bool temporary, Operand x, Operand y, Operand z)
         where TOp : struct, IElementwiseOperator
     {
@@ -42,6 +44,7 @@ internal static class OpSupport
     /// A new tensor holding op(x, y, z): deferred for fusion when it is large (<see cref="Fusion"/>),
     /// computed now otherwise. Every elementwise op and gradient rule produces its result here.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static int Elementwise<TOp>(TensorContext c, DType dtype, ReadOnlySpan<int> shape, bool temporary, Operand x, Operand y, Operand z)
         where TOp : struct, IElementwiseOperator
     {

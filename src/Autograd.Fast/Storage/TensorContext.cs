@@ -168,6 +168,7 @@ internal sealed unsafe partial class TensorContext
     // ---- tensor slots ------------------------------------------------------------------------
 
     /// <summary>A new contiguous tensor in the innermost scope (or as an engine temporary).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every op's result: on each entry point's force-inlined path (README, "Inlining")
     public int NewTensor(DType dtype, ReadOnlySpan<int> shape, bool zero, bool temporary = false)
     {
         int numel = Dims.NumEl(shape);

@@ -20,6 +20,7 @@ public readonly partial struct Tensor
     // 8-byte value, a store-forwarding stall on every op that returns a tensor.
     private readonly long _slotAndGeneration;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every op's last step (README, "Inlining")
     internal Tensor(TensorContext context, int slot)
     {
         ref TensorRecord r = ref context.Records[slot];

@@ -65,6 +65,7 @@ namespace AutogradFast.Ops
         /// Operands are prepared as the executor prepares them (cast, broadcast strides, a contiguous
         /// copy only for a transposed last dimension), then compared flat or row by row.
         /// </summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // the walk over operands, out of line (README, "Inlining")
         private static void Run<T>(TensorContext c, Comparison op, Operand a, Operand b, int result) where T : unmanaged, INumber<T>
         {
             ref TensorRecord o = ref c.Records[result];

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace AutogradFast.Simd;
 
@@ -88,8 +89,7 @@ internal readonly struct ExpOperator : IElementwiseOperator
             p = Fused.MultiplyAdd(p, r, Vector128.Create(F1));
             p = Fused.MultiplyAdd(p, r, Vector128.Create(F0));
             p = Fused.MultiplyAdd(p, r * r, r) + Vector128<float>.One;
-            Vector128<int> k = Vector128.ConvertToInt32(n), k1 = Vector128.ShiftRightArithmetic(k, 1), k2 = k - k1;
-            Vector128<float> result = p * Vector128.ShiftLeft(k1 + Vector128.Create(127), 23).AsSingle() * Vector128.ShiftLeft(k2 + Vector128.Create(127), 23).AsSingle();
+            Vector128<float> result = ScaleByPowerOfTwo(p, n);
             return Vector128.ConditionalSelect(Vector128.Equals(v, v), result, v).As<float, T>();
         }
         if (typeof(T) == typeof(double))
@@ -102,8 +102,7 @@ internal readonly struct ExpOperator : IElementwiseOperator
             Vector128<double> px = r * Fused.MultiplyAdd(Fused.MultiplyAdd(Vector128.Create(P0), rr, Vector128.Create(P1)), rr, Vector128.Create(P2));
             Vector128<double> qx = Fused.MultiplyAdd(Fused.MultiplyAdd(Fused.MultiplyAdd(Vector128.Create(Q0), rr, Vector128.Create(Q1)), rr, Vector128.Create(Q2)), rr, Vector128.Create(Q3));
             Vector128<double> e = Fused.MultiplyAdd(px / (qx - px), Vector128.Create(2.0), Vector128<double>.One);
-            Vector128<long> k = Vector128.ConvertToInt64(n), k1 = Vector128.ShiftRightArithmetic(k, 1), k2 = k - k1;
-            Vector128<double> result = e * Vector128.ShiftLeft(k1 + Vector128.Create(1023L), 52).AsDouble() * Vector128.ShiftLeft(k2 + Vector128.Create(1023L), 52).AsDouble();
+            Vector128<double> result = ScaleByPowerOfTwo(e, n);
             return Vector128.ConditionalSelect(Vector128.Equals(v, v), result, v).As<double, T>();
         }
         throw new NotSupportedException("exp is computed in floating point");
@@ -124,8 +123,7 @@ internal readonly struct ExpOperator : IElementwiseOperator
             p = Fused.MultiplyAdd(p, r, Vector256.Create(F1));
             p = Fused.MultiplyAdd(p, r, Vector256.Create(F0));
             p = Fused.MultiplyAdd(p, r * r, r) + Vector256<float>.One;
-            Vector256<int> k = Vector256.ConvertToInt32(n), k1 = Vector256.ShiftRightArithmetic(k, 1), k2 = k - k1;
-            Vector256<float> result = p * Vector256.ShiftLeft(k1 + Vector256.Create(127), 23).AsSingle() * Vector256.ShiftLeft(k2 + Vector256.Create(127), 23).AsSingle();
+            Vector256<float> result = ScaleByPowerOfTwo(p, n);
             return Vector256.ConditionalSelect(Vector256.Equals(v, v), result, v).As<float, T>();
         }
         if (typeof(T) == typeof(double))
@@ -138,8 +136,7 @@ internal readonly struct ExpOperator : IElementwiseOperator
             Vector256<double> px = r * Fused.MultiplyAdd(Fused.MultiplyAdd(Vector256.Create(P0), rr, Vector256.Create(P1)), rr, Vector256.Create(P2));
             Vector256<double> qx = Fused.MultiplyAdd(Fused.MultiplyAdd(Fused.MultiplyAdd(Vector256.Create(Q0), rr, Vector256.Create(Q1)), rr, Vector256.Create(Q2)), rr, Vector256.Create(Q3));
             Vector256<double> e = Fused.MultiplyAdd(px / (qx - px), Vector256.Create(2.0), Vector256<double>.One);
-            Vector256<long> k = Vector256.ConvertToInt64(n), k1 = Vector256.ShiftRightArithmetic(k, 1), k2 = k - k1;
-            Vector256<double> result = e * Vector256.ShiftLeft(k1 + Vector256.Create(1023L), 52).AsDouble() * Vector256.ShiftLeft(k2 + Vector256.Create(1023L), 52).AsDouble();
+            Vector256<double> result = ScaleByPowerOfTwo(e, n);
             return Vector256.ConditionalSelect(Vector256.Equals(v, v), result, v).As<double, T>();
         }
         throw new NotSupportedException("exp is computed in floating point");
@@ -160,8 +157,7 @@ internal readonly struct ExpOperator : IElementwiseOperator
             p = Fused.MultiplyAdd(p, r, Vector512.Create(F1));
             p = Fused.MultiplyAdd(p, r, Vector512.Create(F0));
             p = Fused.MultiplyAdd(p, r * r, r) + Vector512<float>.One;
-            Vector512<int> k = Vector512.ConvertToInt32(n), k1 = Vector512.ShiftRightArithmetic(k, 1), k2 = k - k1;
-            Vector512<float> result = p * Vector512.ShiftLeft(k1 + Vector512.Create(127), 23).AsSingle() * Vector512.ShiftLeft(k2 + Vector512.Create(127), 23).AsSingle();
+            Vector512<float> result = ScaleByPowerOfTwo(p, n);
             return Vector512.ConditionalSelect(Vector512.Equals(v, v), result, v).As<float, T>();
         }
         if (typeof(T) == typeof(double))
@@ -174,10 +170,81 @@ internal readonly struct ExpOperator : IElementwiseOperator
             Vector512<double> px = r * Fused.MultiplyAdd(Fused.MultiplyAdd(Vector512.Create(P0), rr, Vector512.Create(P1)), rr, Vector512.Create(P2));
             Vector512<double> qx = Fused.MultiplyAdd(Fused.MultiplyAdd(Fused.MultiplyAdd(Vector512.Create(Q0), rr, Vector512.Create(Q1)), rr, Vector512.Create(Q2)), rr, Vector512.Create(Q3));
             Vector512<double> e = Fused.MultiplyAdd(px / (qx - px), Vector512.Create(2.0), Vector512<double>.One);
-            Vector512<long> k = Vector512.ConvertToInt64(n), k1 = Vector512.ShiftRightArithmetic(k, 1), k2 = k - k1;
-            Vector512<double> result = e * Vector512.ShiftLeft(k1 + Vector512.Create(1023L), 52).AsDouble() * Vector512.ShiftLeft(k2 + Vector512.Create(1023L), 52).AsDouble();
+            Vector512<double> result = ScaleByPowerOfTwo(e, n);
             return Vector512.ConditionalSelect(Vector512.Equals(v, v), result, v).As<double, T>();
         }
         throw new NotSupportedException("exp is computed in floating point");
     }
+
+    // ---- p * 2^n ----------------------------------------------------------------------------------
+    // n is an integer in [-150, 128] (float) or [-1076, 1024] (double), p in [0.7, 1.5). AVX-512's
+    // vscalef computes p * 2^n rounded once; elsewhere two power-of-two factors 2^(n >> 1) and
+    // 2^(n - (n >> 1)), each a normal number: the first product is exact, the second rounds once, so
+    // both forms give the same bits, subnormal and overflowing results included (the scalar path above
+    // uses the factors). The conversion to integers is the native one: n is in range, so .NET 9's
+    // saturating fix-ups would be four instructions for nothing.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> ScaleByPowerOfTwo(Vector128<float> p, Vector128<float> n)
+    {
+        if (Avx512F.VL.IsSupported) return Avx512F.VL.Scale(p, n);
+        Vector128<int> k = ToInt32(n), k1 = Vector128.ShiftRightArithmetic(k, 1), k2 = k - k1;
+        return p * Vector128.ShiftLeft(k1 + Vector128.Create(127), 23).AsSingle() * Vector128.ShiftLeft(k2 + Vector128.Create(127), 23).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ScaleByPowerOfTwo(Vector256<float> p, Vector256<float> n)
+    {
+        if (Avx512F.VL.IsSupported) return Avx512F.VL.Scale(p, n);
+        Vector256<int> k = ToInt32(n), k1 = Vector256.ShiftRightArithmetic(k, 1), k2 = k - k1;
+        return p * Vector256.ShiftLeft(k1 + Vector256.Create(127), 23).AsSingle() * Vector256.ShiftLeft(k2 + Vector256.Create(127), 23).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ScaleByPowerOfTwo(Vector512<float> p, Vector512<float> n)
+    {
+        if (Avx512F.IsSupported) return Avx512F.Scale(p, n);
+        Vector512<int> k = ToInt32(n), k1 = Vector512.ShiftRightArithmetic(k, 1), k2 = k - k1;
+        return p * Vector512.ShiftLeft(k1 + Vector512.Create(127), 23).AsSingle() * Vector512.ShiftLeft(k2 + Vector512.Create(127), 23).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<double> ScaleByPowerOfTwo(Vector128<double> p, Vector128<double> n)
+    {
+        if (Avx512F.VL.IsSupported) return Avx512F.VL.Scale(p, n);
+        Vector128<long> k = ToInt64(n), k1 = Vector128.ShiftRightArithmetic(k, 1), k2 = k - k1;
+        return p * Vector128.ShiftLeft(k1 + Vector128.Create(1023L), 52).AsDouble() * Vector128.ShiftLeft(k2 + Vector128.Create(1023L), 52).AsDouble();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> ScaleByPowerOfTwo(Vector256<double> p, Vector256<double> n)
+    {
+        if (Avx512F.VL.IsSupported) return Avx512F.VL.Scale(p, n);
+        Vector256<long> k = ToInt64(n), k1 = Vector256.ShiftRightArithmetic(k, 1), k2 = k - k1;
+        return p * Vector256.ShiftLeft(k1 + Vector256.Create(1023L), 52).AsDouble() * Vector256.ShiftLeft(k2 + Vector256.Create(1023L), 52).AsDouble();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<double> ScaleByPowerOfTwo(Vector512<double> p, Vector512<double> n)
+    {
+        if (Avx512F.IsSupported) return Avx512F.Scale(p, n);
+        Vector512<long> k = ToInt64(n), k1 = Vector512.ShiftRightArithmetic(k, 1), k2 = k - k1;
+        return p * Vector512.ShiftLeft(k1 + Vector512.Create(1023L), 52).AsDouble() * Vector512.ShiftLeft(k2 + Vector512.Create(1023L), 52).AsDouble();
+    }
+
+#if NET9_0_OR_GREATER
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector128<int> ToInt32(Vector128<float> n) => Vector128.ConvertToInt32Native(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector256<int> ToInt32(Vector256<float> n) => Vector256.ConvertToInt32Native(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector512<int> ToInt32(Vector512<float> n) => Vector512.ConvertToInt32Native(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector128<long> ToInt64(Vector128<double> n) => Vector128.ConvertToInt64Native(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector256<long> ToInt64(Vector256<double> n) => Vector256.ConvertToInt64Native(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector512<long> ToInt64(Vector512<double> n) => Vector512.ConvertToInt64Native(n);
+#else
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector128<int> ToInt32(Vector128<float> n) => Vector128.ConvertToInt32(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector256<int> ToInt32(Vector256<float> n) => Vector256.ConvertToInt32(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector512<int> ToInt32(Vector512<float> n) => Vector512.ConvertToInt32(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector128<long> ToInt64(Vector128<double> n) => Vector128.ConvertToInt64(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector256<long> ToInt64(Vector256<double> n) => Vector256.ConvertToInt64(n);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] private static Vector512<long> ToInt64(Vector512<double> n) => Vector512.ConvertToInt64(n);
+#endif
 }

@@ -47,10 +47,6 @@ internal static unsafe class ReductionDriver
         return sum;
     }
 
-    /// <summary>The sum of one chunk (at most <see cref="ChunkLength"/> elements): what fused reductions produce per block.</summary>
-    public static T BlockSum<T>(T* x, int n) where T : unmanaged, INumber<T>
-        => SumChunk<T, AddOperator, Elements<T>, Broadcast<T>>(new(x), default, 0, n);
-
     /// <summary>The same ordered combination as the serial loop, so both give the same bits.</summary>
     public static T Combine<T>(T* partials, int chunks) where T : unmanaged, INumber<T>
     {
@@ -96,14 +92,54 @@ internal static unsafe class ReductionDriver
         where TOp : struct, IElementwiseOperator
         where TX : unmanaged, ISource<T>
         where TY : unmanaged, ISource<T>
+        => new ChunkSum<T>(n).Finish<TOp, TX, TY>(x, y, start, n);
+}
+
+/// <summary>
+/// The sum of one chunk (at most <see cref="ReductionDriver.ChunkLength"/> elements) in the one order
+/// every sum uses: four vector accumulators of the widest accelerated width the chunk fills, then
+/// single vectors, the accumulators added pairwise, then a scalar tail. The chunk may arrive in
+/// pieces (a fused program's stages, whose values exist one stage at a time): every piece but the
+/// last holds a whole number of four-vector steps (any multiple of 64 elements does), so the pieces
+/// run exactly the loop one call over the chunk runs, and give the same bits.
+/// </summary>
+internal struct ChunkSum<T> where T : unmanaged, INumber<T>
+{
+    private Vector512<T> _a0, _a1, _a2, _a3; // the 256- and 128-bit paths keep theirs in the low lanes
+    private T _sum;                          // the scalar path's running sum
+    private readonly int _bits;              // the vector width, chosen from the whole chunk's length
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ChunkSum(nint length)
+    {
+        _bits = Vector512.IsHardwareAccelerated && length >= Vector512<T>.Count ? 512
+            : Vector256.IsHardwareAccelerated && length >= Vector256<T>.Count ? 256
+            : Vector128.IsHardwareAccelerated && length >= Vector128<T>.Count ? 128 : 0;
+    }
+
+    /// <summary>Adds a piece that is not the chunk's last: its length is a multiple of four vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add<TOp, TX, TY>(TX x, TY y, nint start, nint length)
+        where TOp : struct, IElementwiseOperator where TX : unmanaged, ISource<T> where TY : unmanaged, ISource<T>
+        => Run<TOp, TX, TY>(x, y, start, length, last: false);
+
+    /// <summary>Adds the chunk's last piece (or the whole chunk) and returns the chunk's sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T Finish<TOp, TX, TY>(TX x, TY y, nint start, nint length)
+        where TOp : struct, IElementwiseOperator where TX : unmanaged, ISource<T> where TY : unmanaged, ISource<T>
+        => Run<TOp, TX, TY>(x, y, start, length, last: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private T Run<TOp, TX, TY>(TX x, TY y, nint start, nint n, bool last)
+        where TOp : struct, IElementwiseOperator where TX : unmanaged, ISource<T> where TY : unmanaged, ISource<T>
     {
         Broadcast<T> none = default;
         nint i = 0;
-        T sum = T.Zero;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        T sum = _sum;
+        if (_bits == 512)
         {
             nint w = Vector512<T>.Count;
-            Vector512<T> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector512<T> a0 = _a0, a1 = _a1, a2 = _a2, a3 = _a3;
             for (; i <= n - 4 * w; i += 4 * w)
             {
                 nint p = start + i;
@@ -112,13 +148,18 @@ internal static unsafe class ReductionDriver
                 a2 += TOp.Invoke(x.V512(p + 2 * w), y.V512(p + 2 * w), none.V512(0));
                 a3 += TOp.Invoke(x.V512(p + 3 * w), y.V512(p + 3 * w), none.V512(0));
             }
+            if (!last)
+            {
+                (_a0, _a1, _a2, _a3) = (a0, a1, a2, a3);
+                return T.Zero;
+            }
             for (; i <= n - w; i += w) a0 += TOp.Invoke(x.V512(start + i), y.V512(start + i), none.V512(0));
             sum = Vector512.Sum((a0 + a1) + (a2 + a3));
         }
-        else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
+        else if (_bits == 256)
         {
             nint w = Vector256<T>.Count;
-            Vector256<T> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<T> a0 = _a0.GetLower(), a1 = _a1.GetLower(), a2 = _a2.GetLower(), a3 = _a3.GetLower();
             for (; i <= n - 4 * w; i += 4 * w)
             {
                 nint p = start + i;
@@ -127,13 +168,18 @@ internal static unsafe class ReductionDriver
                 a2 += TOp.Invoke(x.V256(p + 2 * w), y.V256(p + 2 * w), none.V256(0));
                 a3 += TOp.Invoke(x.V256(p + 3 * w), y.V256(p + 3 * w), none.V256(0));
             }
+            if (!last)
+            {
+                (_a0, _a1, _a2, _a3) = (a0.ToVector512Unsafe(), a1.ToVector512Unsafe(), a2.ToVector512Unsafe(), a3.ToVector512Unsafe());
+                return T.Zero;
+            }
             for (; i <= n - w; i += w) a0 += TOp.Invoke(x.V256(start + i), y.V256(start + i), none.V256(0));
             sum = Vector256.Sum((a0 + a1) + (a2 + a3));
         }
-        else if (Vector128.IsHardwareAccelerated && n >= Vector128<T>.Count)
+        else if (_bits == 128)
         {
             nint w = Vector128<T>.Count;
-            Vector128<T> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector128<T> a0 = _a0.GetLower().GetLower(), a1 = _a1.GetLower().GetLower(), a2 = _a2.GetLower().GetLower(), a3 = _a3.GetLower().GetLower();
             for (; i <= n - 4 * w; i += 4 * w)
             {
                 nint p = start + i;
@@ -142,10 +188,17 @@ internal static unsafe class ReductionDriver
                 a2 += TOp.Invoke(x.V128(p + 2 * w), y.V128(p + 2 * w), none.V128(0));
                 a3 += TOp.Invoke(x.V128(p + 3 * w), y.V128(p + 3 * w), none.V128(0));
             }
+            if (!last)
+            {
+                (_a0, _a1, _a2, _a3) = (a0.ToVector256Unsafe().ToVector512Unsafe(), a1.ToVector256Unsafe().ToVector512Unsafe(),
+                    a2.ToVector256Unsafe().ToVector512Unsafe(), a3.ToVector256Unsafe().ToVector512Unsafe());
+                return T.Zero;
+            }
             for (; i <= n - w; i += w) a0 += TOp.Invoke(x.V128(start + i), y.V128(start + i), none.V128(0));
             sum = Vector128.Sum((a0 + a1) + (a2 + a3));
         }
         for (; i < n; i++) sum += TOp.Invoke(x.Scalar(start + i), y.Scalar(start + i), T.Zero);
+        _sum = sum;
         return sum;
     }
 }

@@ -128,6 +128,8 @@ public static unsafe class KernelChecks
         all.Add(new("Reductions.float", CheckReductions<float>));
         all.Add(new("Reductions.double", CheckReductions<double>));
         all.Add(new("Reductions.long", CheckReductions<long>));
+        all.Add(new("Reductions.ChunkInPieces.float", CheckChunkInPieces<float>));
+        all.Add(new("Reductions.ChunkInPieces.double", CheckChunkInPieces<double>));
         all.Add(new("Comparison.float", CheckComparisons<float>));
         all.Add(new("Comparison.double", CheckComparisons<double>));
         all.Add(new("Comparison.long", CheckComparisons<long>));
@@ -729,6 +731,41 @@ public static unsafe class KernelChecks
         if (!(Math.Abs(g - reference) <= tolerance))
             log.Add($"{where}: got {g:R}, expected {reference:R} ± {tolerance:R}");
     }
+
+    /// <summary>
+    /// A chunk summed in pieces (as a fused program sums a block stage by stage: every piece but the
+    /// last a multiple of 64 elements) gives the bits of one call over the chunk, and one call gives
+    /// the reduction driver's sum of that chunk: lengths 0..70 and around the vector and stage sizes,
+    /// real data, misaligned, at this process's widths.
+    /// </summary>
+    private static List<string> CheckChunkInPieces<T>() where T : unmanaged, INumber<T>
+    {
+        var log = new FailureLog();
+        int[] lengths = [.. Enumerable.Range(0, 71), 127, 128, 129, 511, 512, 513, 1000, 1004, 4095, 4096];
+        using var block = new NativeBlock<T>(Guard + 1 + ReductionDriver.ChunkLength + Guard);
+        var rng = new Random(4242 + sizeof(T));
+        T* x = block.Base + Guard + 1; // misaligned by one element
+        for (int i = 0; i < ReductionDriver.ChunkLength; i++) x[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
+        foreach (int n in lengths)
+        {
+            T whole = new ChunkSum<T>(n).Finish<AddOperator, Elements<T>, Broadcast<T>>(new(x), default, 0, n);
+            T driver = ReductionDriver.Sum<T, AddOperator, Elements<T>, Broadcast<T>>(new(x), default, n);
+            if (whole != driver) log.Add($"ChunkSum<{TypeName<T>()}> n={n}: one call gave {Show(whole)}, the reduction driver {Show(driver)}");
+            foreach (int piece in new[] { 64, 128, 512, 1024 })
+            {
+                var sum = new ChunkSum<T>(n);
+                int start = 0;
+                for (; n - start > piece; start += piece) sum.Add<AddOperator, Elements<T>, Broadcast<T>>(new(x), default, start, piece);
+                T pieces = sum.Finish<AddOperator, Elements<T>, Broadcast<T>>(new(x), default, start, n - start);
+                if (!BitwiseEqual(pieces, whole))
+                    log.Add($"ChunkSum<{TypeName<T>()}> n={n} in pieces of {piece}: {Show(pieces)}, one call {Show(whole)}");
+            }
+        }
+        return log.ToList();
+    }
+
+    private static bool BitwiseEqual<T>(T a, T b) where T : unmanaged
+        => MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
 
     // ---- comparisons ---------------------------------------------------------------------------
 

@@ -1,3 +1,4 @@
+using AutogradFast.Ops;
 using AutogradFast.Storage;
 using Xunit;
 
@@ -334,6 +335,37 @@ public sealed class FusionTests
         });
         Assert.All(eager, v => Assert.True(float.IsPositive(v) && v == 0));
         Assert.Equal(eager, fused);
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void AGradientStreamedOntoADeferredZero_IsTheEagerSum(DType dtype)
+    {
+        // At StreamingMinBytes and above, the gradient is written with streaming stores (a ragged tail too).
+        int n = (int)(Fusion.StreamingMinBytes / dtype.ElementSize()) + 1001;
+        long streamedBefore = Fusion.StreamedWrites;
+        var (fused, eager) = BothWays(() =>
+        {
+            using (Autograd.Scope())
+            {
+                Tensor x = Input(15, dtype, n).RequiresGrad_(true);
+                (x * x).Exp().Sum().Backward();
+                double[] first = Values(x.Grad!.Value);
+                x.Grad!.Value.Zero_();
+                (x * x).Exp().Sum().Backward();     // x.grad = 0 + 2 x exp(x^2), written onto the deferred zero
+                double[] onto = Values(x.Grad!.Value);
+                x.Grad!.Value.Zero_();
+                (x * -0.0).Sum().Backward();        // 0 + (-0) is +0
+                return (first, onto, Values(x.Grad!.Value));
+            }
+        });
+        Assert.Equal(2, Fusion.StreamedWrites - streamedBefore); // the fused run streamed both writes onto the zero
+        Assert.Equal(eager.first, fused.first);
+        Assert.Equal(eager.onto, fused.onto);
+        Assert.Equal(eager.first, fused.onto);
+        Assert.All(fused.Item3, v => Assert.True(double.IsPositive(v) && v == 0));
+        Assert.Equal(eager.Item3, fused.Item3);
     }
 
     [Fact]

@@ -130,6 +130,8 @@ public static unsafe class KernelChecks
         all.Add(new("Reductions.long", CheckReductions<long>));
         all.Add(new("Reductions.ChunkInPieces.float", CheckChunkInPieces<float>));
         all.Add(new("Reductions.ChunkInPieces.double", CheckChunkInPieces<double>));
+        all.Add(new("StreamingStore.AddOnto.float", CheckStreamingAddOnto<float>));
+        all.Add(new("StreamingStore.AddOnto.double", CheckStreamingAddOnto<double>));
         all.Add(new("Comparison.float", CheckComparisons<float>));
         all.Add(new("Comparison.double", CheckComparisons<double>));
         all.Add(new("Comparison.long", CheckComparisons<long>));
@@ -757,15 +759,52 @@ public static unsafe class KernelChecks
                 int start = 0;
                 for (; n - start > piece; start += piece) sum.Add<AddOperator, Elements<T>, Broadcast<T>>(new(x), default, start, piece);
                 T pieces = sum.Finish<AddOperator, Elements<T>, Broadcast<T>>(new(x), default, start, n - start);
-                if (!BitwiseEqual(pieces, whole))
+                if (!SameBits(pieces, whole))
                     log.Add($"ChunkSum<{TypeName<T>()}> n={n} in pieces of {piece}: {Show(pieces)}, one call {Show(whole)}");
             }
         }
         return log.ToList();
     }
 
-    private static bool BitwiseEqual<T>(T a, T b) where T : unmanaged
-        => MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
+    /// <summary>
+    /// Streaming stores (a large .grad written onto its deferred zero): c + s[i] with the bits of the
+    /// plain scalar sum, ±0 and specials included, on destinations aligned to 64, 32 and 16 bytes (the
+    /// streaming widths) and misaligned (plain stores), lengths 0..70 and a few large ones; nothing
+    /// outside the destination is written.
+    /// </summary>
+    private static List<string> CheckStreamingAddOnto<T>() where T : unmanaged, INumber<T>
+    {
+        var log = new FailureLog();
+        var rng = new Random(99 + sizeof(T));
+        T[] source = FloatingInputs<T>(rng, MaxLength, specials: true);
+        using var bs = new NativeBlock<T>(Guard + 1 + MaxLength + Guard);
+        using var bd = new NativeBlock<T>(Guard + 64 + MaxLength + Guard);
+        T* s = bs.Base + Guard + 1;
+        source.AsSpan().CopyTo(new Span<T>(s, MaxLength));
+        T poison = Poison<T>();
+        foreach (int n in Lengths)
+        {
+            foreach (int bytes in new[] { 0, 32, 16, sizeof(T) })
+            {
+                int o = bytes / sizeof(T);
+                foreach (T c in new[] { T.Zero, T.CreateTruncating(-0.0), T.CreateTruncating(1.5) })
+                {
+                    bd.Span.Fill(poison);
+                    T* d = bd.Base + Guard + o; // Guard elements keep 64-byte alignment
+                    StreamingStore.AddOnto(c, s, d, n);
+                    StreamingStore.Fence();
+                    for (int i = 0; i < n; i++)
+                    {
+                        T want = c + s[i];
+                        if (!SameBits(d[i], want)) { log.Add($"StreamingStore.AddOnto<{TypeName<T>()}> n={n} destination +{bytes} B c={Show(c)}: [{i}] = {Show(d[i])}, expected {Show(want)}"); break; }
+                    }
+                    if (!GuardsIntact(bd.Base, Guard + o, n, out int bad))
+                        log.Add($"StreamingStore.AddOnto<{TypeName<T>()}> n={n} destination +{bytes} B: wrote outside the destination at {bad}");
+                }
+            }
+        }
+        return log.ToList();
+    }
 
     // ---- comparisons ---------------------------------------------------------------------------
 

@@ -92,7 +92,7 @@ internal static unsafe class ReductionDriver
         where TOp : struct, IElementwiseOperator
         where TX : unmanaged, ISource<T>
         where TY : unmanaged, ISource<T>
-        => new ChunkSum<T>(n).Finish<TOp, TX, TY>(x, y, start, n);
+        => ChunkSum<T>.Whole<TOp, TX, TY>(x, y, start, n);
 }
 
 /// <summary>
@@ -110,36 +110,48 @@ internal struct ChunkSum<T> where T : unmanaged, INumber<T>
     private readonly int _bits;              // the vector width, chosen from the whole chunk's length
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ChunkSum(nint length)
-    {
-        _bits = Vector512.IsHardwareAccelerated && length >= Vector512<T>.Count ? 512
-            : Vector256.IsHardwareAccelerated && length >= Vector256<T>.Count ? 256
-            : Vector128.IsHardwareAccelerated && length >= Vector128<T>.Count ? 128 : 0;
-    }
+    public ChunkSum(nint length) => _bits = WidthFor(length);
+
+    /// <summary>A whole chunk in one call (no state: nothing is read from or kept in a struct).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Whole<TOp, TX, TY>(TX x, TY y, nint start, nint length)
+        where TOp : struct, IElementwiseOperator where TX : unmanaged, ISource<T> where TY : unmanaged, ISource<T>
+        => Run<TOp, TX, TY>(ref Unsafe.NullRef<ChunkSum<T>>(), x, y, start, length, fresh: true, last: true);
 
     /// <summary>Adds a piece that is not the chunk's last: its length is a multiple of four vectors.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add<TOp, TX, TY>(TX x, TY y, nint start, nint length)
         where TOp : struct, IElementwiseOperator where TX : unmanaged, ISource<T> where TY : unmanaged, ISource<T>
-        => Run<TOp, TX, TY>(x, y, start, length, last: false);
+        => Run<TOp, TX, TY>(ref this, x, y, start, length, fresh: false, last: false);
 
-    /// <summary>Adds the chunk's last piece (or the whole chunk) and returns the chunk's sum.</summary>
+    /// <summary>Adds the chunk's last piece and returns the chunk's sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T Finish<TOp, TX, TY>(TX x, TY y, nint start, nint length)
         where TOp : struct, IElementwiseOperator where TX : unmanaged, ISource<T> where TY : unmanaged, ISource<T>
-        => Run<TOp, TX, TY>(x, y, start, length, last: true);
+        => Run<TOp, TX, TY>(ref this, x, y, start, length, fresh: false, last: true);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private T Run<TOp, TX, TY>(TX x, TY y, nint start, nint n, bool last)
+    private static int WidthFor(nint length)
+        => Vector512.IsHardwareAccelerated && length >= Vector512<T>.Count ? 512
+            : Vector256.IsHardwareAccelerated && length >= Vector256<T>.Count ? 256
+            : Vector128.IsHardwareAccelerated && length >= Vector128<T>.Count ? 128 : 0;
+
+    /// <remarks>
+    /// <paramref name="fresh"/>: a whole chunk, the state is not read and the width is tested in place;
+    /// <paramref name="last"/>: the state is not written. So a sum that is not in pieces runs what it
+    /// ran before pieces existed (the tiny graphs' instructions per step are unchanged).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T Run<TOp, TX, TY>(ref ChunkSum<T> state, TX x, TY y, nint start, nint n, bool fresh, bool last)
         where TOp : struct, IElementwiseOperator where TX : unmanaged, ISource<T> where TY : unmanaged, ISource<T>
     {
         Broadcast<T> none = default;
         nint i = 0;
-        T sum = _sum;
-        if (_bits == 512)
+        T sum = fresh ? T.Zero : state._sum;
+        if (fresh ? Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count : state._bits == 512)
         {
             nint w = Vector512<T>.Count;
-            Vector512<T> a0 = _a0, a1 = _a1, a2 = _a2, a3 = _a3;
+            Vector512<T> a0 = fresh ? default : state._a0, a1 = fresh ? default : state._a1, a2 = fresh ? default : state._a2, a3 = fresh ? default : state._a3;
             for (; i <= n - 4 * w; i += 4 * w)
             {
                 nint p = start + i;
@@ -150,16 +162,17 @@ internal struct ChunkSum<T> where T : unmanaged, INumber<T>
             }
             if (!last)
             {
-                (_a0, _a1, _a2, _a3) = (a0, a1, a2, a3);
+                (state._a0, state._a1, state._a2, state._a3) = (a0, a1, a2, a3);
                 return T.Zero;
             }
             for (; i <= n - w; i += w) a0 += TOp.Invoke(x.V512(start + i), y.V512(start + i), none.V512(0));
             sum = Vector512.Sum((a0 + a1) + (a2 + a3));
         }
-        else if (_bits == 256)
+        else if (fresh ? Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count : state._bits == 256)
         {
             nint w = Vector256<T>.Count;
-            Vector256<T> a0 = _a0.GetLower(), a1 = _a1.GetLower(), a2 = _a2.GetLower(), a3 = _a3.GetLower();
+            Vector256<T> a0 = fresh ? default : state._a0.GetLower(), a1 = fresh ? default : state._a1.GetLower(),
+                a2 = fresh ? default : state._a2.GetLower(), a3 = fresh ? default : state._a3.GetLower();
             for (; i <= n - 4 * w; i += 4 * w)
             {
                 nint p = start + i;
@@ -170,16 +183,17 @@ internal struct ChunkSum<T> where T : unmanaged, INumber<T>
             }
             if (!last)
             {
-                (_a0, _a1, _a2, _a3) = (a0.ToVector512Unsafe(), a1.ToVector512Unsafe(), a2.ToVector512Unsafe(), a3.ToVector512Unsafe());
+                (state._a0, state._a1, state._a2, state._a3) = (a0.ToVector512Unsafe(), a1.ToVector512Unsafe(), a2.ToVector512Unsafe(), a3.ToVector512Unsafe());
                 return T.Zero;
             }
             for (; i <= n - w; i += w) a0 += TOp.Invoke(x.V256(start + i), y.V256(start + i), none.V256(0));
             sum = Vector256.Sum((a0 + a1) + (a2 + a3));
         }
-        else if (_bits == 128)
+        else if (fresh ? Vector128.IsHardwareAccelerated && n >= Vector128<T>.Count : state._bits == 128)
         {
             nint w = Vector128<T>.Count;
-            Vector128<T> a0 = _a0.GetLower().GetLower(), a1 = _a1.GetLower().GetLower(), a2 = _a2.GetLower().GetLower(), a3 = _a3.GetLower().GetLower();
+            Vector128<T> a0 = fresh ? default : state._a0.GetLower().GetLower(), a1 = fresh ? default : state._a1.GetLower().GetLower(),
+                a2 = fresh ? default : state._a2.GetLower().GetLower(), a3 = fresh ? default : state._a3.GetLower().GetLower();
             for (; i <= n - 4 * w; i += 4 * w)
             {
                 nint p = start + i;
@@ -190,7 +204,7 @@ internal struct ChunkSum<T> where T : unmanaged, INumber<T>
             }
             if (!last)
             {
-                (_a0, _a1, _a2, _a3) = (a0.ToVector256Unsafe().ToVector512Unsafe(), a1.ToVector256Unsafe().ToVector512Unsafe(),
+                (state._a0, state._a1, state._a2, state._a3) = (a0.ToVector256Unsafe().ToVector512Unsafe(), a1.ToVector256Unsafe().ToVector512Unsafe(),
                     a2.ToVector256Unsafe().ToVector512Unsafe(), a3.ToVector256Unsafe().ToVector512Unsafe());
                 return T.Zero;
             }
@@ -198,7 +212,7 @@ internal struct ChunkSum<T> where T : unmanaged, INumber<T>
             sum = Vector128.Sum((a0 + a1) + (a2 + a3));
         }
         for (; i < n; i++) sum += TOp.Invoke(x.Scalar(start + i), y.Scalar(start + i), T.Zero);
-        _sum = sum;
+        if (!last) state._sum = sum;
         return sum;
     }
 }

@@ -10,28 +10,47 @@ namespace AutogradFast.Simd;
 /// for a large write-only destination (a <c>.grad</c> written onto its deferred zero), the write
 /// needs no read for ownership and does not evict the data the next step reads again. The same
 /// bits as <see cref="AddOperator"/> with the constant first. A destination not aligned to the
-/// vector, the ragged tail and machines without these stores use plain stores. Call
-/// <see cref="Fence"/> before another thread may read the destination.
+/// vector and machines without these stores (Arm) run the same vector loop with plain stores; the
+/// ragged tail is scalar. Call <see cref="Fence"/> before another thread may read the destination.
 /// </summary>
 internal static unsafe class StreamingStore
 {
     public static void AddOnto<T>(T constant, T* source, T* destination, nint n) where T : unmanaged, INumber<T>
     {
+        // The streaming test is loop-invariant; without the instruction (or alignment) the same loop stores plainly.
         nint i = 0;
-        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported && ((nint)destination & 63) == 0)
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
         {
+            bool streaming = Avx512F.IsSupported && ((nint)destination & 63) == 0;
             Vector512<T> c = Vector512.Create(constant);
-            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count) Store(destination + i, c + Vector512.Load(source + i));
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+            {
+                Vector512<T> v = c + Vector512.Load(source + i);
+                if (streaming) Store(destination + i, v);
+                else v.Store(destination + i);
+            }
         }
-        else if (Vector256.IsHardwareAccelerated && Avx.IsSupported && ((nint)destination & 31) == 0)
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
         {
+            bool streaming = Avx.IsSupported && ((nint)destination & 31) == 0;
             Vector256<T> c = Vector256.Create(constant);
-            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count) Store(destination + i, c + Vector256.Load(source + i));
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                Vector256<T> v = c + Vector256.Load(source + i);
+                if (streaming) Store(destination + i, v);
+                else v.Store(destination + i);
+            }
         }
-        else if (Vector128.IsHardwareAccelerated && Sse2.IsSupported && ((nint)destination & 15) == 0)
+        else if (Vector128.IsHardwareAccelerated && n >= Vector128<T>.Count)
         {
+            bool streaming = Sse2.IsSupported && ((nint)destination & 15) == 0;
             Vector128<T> c = Vector128.Create(constant);
-            for (; i <= n - Vector128<T>.Count; i += Vector128<T>.Count) Store(destination + i, c + Vector128.Load(source + i));
+            for (; i <= n - Vector128<T>.Count; i += Vector128<T>.Count)
+            {
+                Vector128<T> v = c + Vector128.Load(source + i);
+                if (streaming) Store(destination + i, v);
+                else v.Store(destination + i);
+            }
         }
         for (; i < n; i++) destination[i] = constant + source[i];
     }

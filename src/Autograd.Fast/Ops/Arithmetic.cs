@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AutogradFast.Graph;
 using AutogradFast.Simd;
 using AutogradFast.Storage;
@@ -71,14 +72,14 @@ namespace AutogradFast.Ops
 {
     internal static unsafe class Arithmetic
     {
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
+        [MethodImpl(MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
         public static Tensor Binary<TOp>(Tensor a, Tensor b, OpKind kind) where TOp : struct, IElementwiseOperator
         {
             TensorContext c = ContextOf(a, b);
             return new Tensor(c, Binary<TOp>(c, a.Slot, b.Slot, kind));
         }
 
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
+        [MethodImpl(MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
         public static Tensor Scalar<TOp>(Tensor a, double s, bool scalarIsIntegral, OpKind kind) where TOp : struct, IElementwiseOperator
         {
             TensorContext c = a.Ctx;
@@ -89,11 +90,11 @@ namespace AutogradFast.Ops
             => Binary<TOp>(c, a, b, kind, reusable: -1);
 
         /// <summary><see cref="Binary{TOp}(TensorContext, int, int, OpKind)"/> with its result written into <paramref name="reusable"/> where it fits (a rule's <see cref="Graph.Backward.LastGrad"/>).</summary>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        [MethodImpl(MethodImplOptions.NoInlining)]
         public static int BinaryReusing<TOp>(TensorContext c, int a, int b, OpKind kind, int reusable) where TOp : struct, IElementwiseOperator
             => Binary<TOp>(c, a, b, kind, reusable);
 
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // one body for both: the public ops' -1 folds away
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // one body for both: the public ops' -1 folds away
         private static int Binary<TOp>(TensorContext c, int a, int b, OpKind kind, int reusable) where TOp : struct, IElementwiseOperator
         {
             ref TensorRecord ra = ref c.Records[a];
@@ -126,7 +127,7 @@ namespace AutogradFast.Ops
         /// PyTorch's result_type for two tensors: a 0-d tensor decides the dtype only when its category
         /// (bool &lt; integer &lt; floating) is above the other tensor's, so float32 (2,3) * float64 () is float32.
         /// </summary>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // one compare in the common case, equal dtypes
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // one compare in the common case, equal dtypes
         public static DType PromoteOperands(in TensorRecord a, in TensorRecord b)
             => a.DType == b.DType ? a.DType : PromoteMixedOperands(a, b);
 
@@ -153,7 +154,7 @@ namespace AutogradFast.Ops
         /// <c>a op s</c> (<c>s - a</c> for rsub), the operator given with its kind: one kernel instantiation
         /// per call site, so a rule that calls it (<c>b.Grad * b.Scalar</c>) stays small enough to inline.
         /// </summary>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // into its Tensor and Var operators: one call level less per op
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // into its Tensor and Var operators: one call level less per op
         public static int Scalar<TOp>(TensorContext c, int a, double s, bool scalarIsIntegral, OpKind kind, int reusable = -1) where TOp : struct, IElementwiseOperator
         {
             DType dtype = c.Records[a].DType;

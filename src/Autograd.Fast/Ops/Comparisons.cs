@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using AutogradFast.Ops;
 using AutogradFast.Simd;
@@ -32,14 +33,14 @@ namespace AutogradFast.Ops
         /// <c>a op b</c> as a bool tensor of the broadcast shape, computed in PyTorch's result type of
         /// the operands (a float64 0-d tensor does not lift a float32 tensor; bools compare as 0/1).
         /// </summary>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
+        [MethodImpl(MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
         public static Tensor Compare(Tensor a, Operand b, Tensor bTensor, Comparison op)
         {
             TensorContext c = OpSupport.ContextOf(a, bTensor);
             return new Tensor(c, Compare(c, Operand.Of(a.Slot), b, op));
         }
 
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // the entry point's hot path
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] // the entry point's hot path
         public static int Compare(TensorContext c, Operand aOperand, Operand b, Comparison op)
         {
             int a = aOperand.Slot;
@@ -65,7 +66,7 @@ namespace AutogradFast.Ops
         /// Operands are prepared as the executor prepares them (cast, broadcast strides, a contiguous
         /// copy only for a transposed last dimension), then compared flat or row by row.
         /// </summary>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // the walk over operands, out of line (README, "Inlining")
+        [MethodImpl(MethodImplOptions.NoInlining)] // the walk over operands, out of line (README, "Inlining")
         private static void Run<T>(TensorContext c, Comparison op, Operand a, Operand b, int result) where T : unmanaged, INumber<T>
         {
             ref TensorRecord o = ref c.Records[result];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AutogradFast.Simd;
 using AutogradFast.Storage;
 
@@ -22,7 +23,7 @@ internal static class OpSupport
     public static DType FloatingResult(DType dtype) => dtype.IsFloatingPoint() ? dtype : DType.Float32;
 
     /// <summary>A new tensor in the current scope, shaped like <paramref name="like"/>, holding op(x, y, z).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // on every elementwise op's hot path (README, "Inlining")
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // on every elementwise op's hot path (README, "Inlining")
     public static int Map<TOp>(TensorContext c, int like, DType dtype, Operand x, Operand y = default, Operand z = default)
         where TOp : struct, IElementwiseOperator
         => MapInto<TOp>(c, like, dtype, temporary: false, x, y, z);
@@ -32,7 +33,7 @@ internal static class OpSupport
         where TOp : struct, IElementwiseOperator
         => MapInto<TOp>(c, like, c.Records[like].DType, temporary: true, x, y, z);
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int MapInto<TOp>(TensorContext c, int like, DType dtype, bool temporary, Operand x, Operand y, Operand z)
         where TOp : struct, IElementwiseOperator
     {
@@ -44,7 +45,7 @@ internal static class OpSupport
     /// A new tensor holding op(x, y, z): deferred for fusion when it is large (<see cref="Fusion"/>),
     /// computed now otherwise. Every elementwise op and gradient rule produces its result here.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Elementwise<TOp>(TensorContext c, DType dtype, ReadOnlySpan<int> shape, bool temporary, Operand x, Operand y, Operand z)
         where TOp : struct, IElementwiseOperator
     {
@@ -72,7 +73,7 @@ internal static class OpSupport
         return Elementwise<TOp>(c, dtype, shape, temporary: false, x, y, z);
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int OverwriteWith<TOp>(TensorContext c, int reusable, Operand x, Operand y, Operand z) where TOp : struct, IElementwiseOperator
     {
         Executor.Run<TOp>(c, x, y, z, reusable);
@@ -81,7 +82,7 @@ internal static class OpSupport
     }
 
     /// <summary><see cref="Map{TOp}"/> through <see cref="ElementwiseReusing{TOp}"/>, out of line: the rules that inline a scalar op stay small.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static int MapReusing<TOp>(TensorContext c, int reusable, int like, DType dtype, Operand x, Operand y = default, Operand z = default)
         where TOp : struct, IElementwiseOperator
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using AutogradFast.Graph;
 using AutogradFast.Ops;
@@ -17,7 +18,7 @@ namespace AutogradFast
         public Tensor Mean() => Reduction.Sum(this, OpKind.Mean);
 
         /// <summary><c>x.norm()</c>: the 2-norm of all elements.</summary>
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
+        [MethodImpl(MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
         public Tensor Norm()
         {
             TensorContext c = Ctx;
@@ -30,7 +31,7 @@ namespace AutogradFast.Ops
 {
     internal static unsafe class Reduction
     {
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
+        [MethodImpl(MethodImplOptions.NoInlining)] // an entry point: a root of its own (README, "Inlining")
         public static Tensor Sum(Tensor a, OpKind kind)
         {
             TensorContext c = a.Ctx;
